@@ -1,0 +1,23 @@
+"""dietgen: trimmed generative audio models as verified, malloc-free C for small boards.
+
+Python API (the CLI is a thin layer over these):
+    dietgen.compile_model(model, shapes)  -> Compiled (normalised ONNX + planned IR graph)
+    dietgen.export(model, out_dir)        -> writes the C library and host build files
+    dietgen.verify(model)                 -> VerifyReport (generated C vs onnxruntime)
+    dietgen.inspect(model)                -> Inspection (per-node cost and the memory plan)
+"""
+__version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # Lazy: importing dietgen (for the CLI's --help, say) must not pay for torch and onnxruntime.
+    if name in ("compile_model", "export"):
+        from dietgen import pipeline
+        return getattr(pipeline, name)
+    if name == "verify":
+        from dietgen.verify import verify
+        return verify
+    if name == "inspect":
+        from dietgen.report.inspect import inspect
+        return inspect
+    raise AttributeError(name)

@@ -1,0 +1,126 @@
+"""The dietgen command line: parse, call the Python API, print. No decisions are made here."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+
+import click
+
+from dietgen import __version__
+from dietgen.errors import DietgenError
+
+MODEL_HELP = "MODEL is an .onnx file, a dietgen checkpoint (.json + .safetensors), or package.module:factory."
+
+
+def _shapes(values: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    from dietgen.frontend.onnx_model import parse_shape
+    return dict(parse_shape(v) for v in values)
+
+
+def model_options(f):
+    f = click.option("--shape", "shapes", multiple=True, metavar="NAME=DxDxD",
+                     help="Static shape of an input (repeatable), e.g. x=1x1x16000.")(f)
+    f = click.argument("model")(f)
+    return f
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="dietgen")
+def cli():
+    """dietgen: generative audio models as verified, malloc-free C for small boards.
+
+    Pipeline: model -> ONNX -> layer IR -> passes -> memory plan -> C.
+    """
+
+
+@cli.command(help="Per-node cost (op, shapes, parameters, MACs, bytes) and the memory plan of MODEL. " + MODEL_HELP)
+@model_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def inspect(model, shapes, as_json):
+    from dietgen.report.inspect import inspect as run
+    from dietgen.report.table import human_bytes, table
+    report = run(model, shapes=_shapes(shapes))
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    rows = [[r.name, r.op + (f"+{r.fused}" if r.fused else ""), " ".join("x".join(map(str, s)) for s in r.inputs),
+             " ".join("x".join(map(str, s)) for s in r.output), r.params, r.macs, r.bytes] for r in report.nodes]
+    rows.append(["total", "", "", "", report.params, report.macs, sum(r.bytes for r in report.nodes)])
+    click.echo(table(["node", "op", "inputs", "output", "params", "MACs", "bytes"], rows, {4, 5, 6}))
+    click.echo()
+    click.echo(table(["buffer", "bytes", "offset", "live"],
+                     [[b.tensor, b.bytes, b.offset, f"{b.first}..{b.last}"] for b in report.buffers], {1, 2}))
+    click.echo()
+    click.echo(f"arena {human_bytes(report.arena_bytes)} ({report.arena_bytes} B), lower bound "
+               f"{report.lower_bound} B, ratio {report.ratio:.3f}; state {report.state_bytes} B; "
+               f"weights {human_bytes(report.weight_bytes)}; I/O {report.io_bytes} B")
+
+
+@cli.command(help="Generate the C library for MODEL into a new folder. " + MODEL_HELP)
+@model_options
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to create with the C library and host build files.")
+@click.option("--force", is_flag=True, help="Replace the output folder if it exists.")
+@click.option("--name", help="C name of the model (default: from MODEL).")
+@click.option("--sample-rate", type=click.IntRange(1), help="Audio sample rate recorded in the header.")
+@click.option("--block", type=click.IntRange(1), help="Audio frames per step recorded in the header.")
+def export(model, shapes, out_dir, force, name, sample_rate, block):
+    from dietgen.pipeline import export as run
+    compiled = run(model, out_dir, shapes=_shapes(shapes), name=name, force=force, sample_rate=sample_rate,
+                   block=block)
+    plan = compiled.graph.meta["plan"]
+    click.echo(f"wrote {out_dir}: {compiled.c_name}.h/.c, {len(compiled.graph.nodes)} kernel calls, arena "
+               f"{plan.arena_bytes} B (lower bound {plan.lower_bound} B), state {plan.state_bytes} B")
+    click.echo(f"build it for this machine with: make -C {out_dir}   (or cmake -S {out_dir} -B build)")
+
+
+@cli.command(help="Build MODEL's C for this machine and compare every output with onnxruntime. " + MODEL_HELP)
+@model_options
+@click.option("--input", "input_path", type=click.Path(dir_okay=False),
+              help="Inputs as .npy (single input) or .npz (by name); default: seeded uniform noise.")
+@click.option("--tol", type=click.FloatRange(0, min_open=True), default=1e-4, show_default=True,
+              help="Largest error allowed, relative to the RMS of each output.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--sanitize", is_flag=True, help="Build with AddressSanitizer and UBSan.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def verify(model, shapes, input_path, tol, seed, sanitize, as_json):
+    from dietgen.report.table import table
+    from dietgen.verify import verify as run
+    report = run(model, shapes=_shapes(shapes), inputs=input_path, tol=tol, seed=seed, sanitize=sanitize)
+    if as_json:
+        click.echo(json.dumps({"model": report.c_name, "tol": tol, "ok": report.ok, "outputs": [
+            {"name": o.name, "shape": list(o.shape), "max_abs": o.max_abs, "max_rel": o.max_rel,
+             "snr_db": o.snr_db if math.isfinite(o.snr_db) else None, "ok": o.ok} for o in report.outputs]},
+            indent=2))
+    else:
+        click.echo(table(["output", "shape", "max abs err", "max err / RMS", "SNR dB", ""],
+                         [[o.name, "x".join(map(str, o.shape)), o.max_abs, o.max_rel,
+                           o.snr_db if math.isfinite(o.snr_db) else "inf", "ok" if o.ok else "FAIL"]
+                          for o in report.outputs], {2, 3, 4}))
+    if not report.ok:
+        raise DietgenError(f"{report.c_name}: generated C differs from onnxruntime beyond --tol {tol:g}")
+
+
+def main(argv=None):
+    """Console entry point: bad input is a one-line error; an unexpected crash is one line too unless
+    DIETGEN_DEBUG is set (then the traceback is shown for a bug report)."""
+    try:
+        cli.main(args=argv, prog_name="dietgen", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug: keep the user's terminal clean, but say how to get details
+        if os.environ.get("DIETGEN_DEBUG"):
+            raise
+        click.echo(f"Error: internal error ({type(exc).__name__}: {exc}); rerun with DIETGEN_DEBUG=1 and "
+                   f"report it", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

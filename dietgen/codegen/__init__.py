@@ -1,0 +1,1 @@
+"""IR graph -> C sources and build files, through the Jinja templates in templates/."""

@@ -1,0 +1,77 @@
+"""What op modules see while emitting C: pointers to tensors, literals and static tables."""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+from dietgen.ir import Graph, Node, TensorKind
+from dietgen.passes.memory import MemoryPlan
+
+
+def c_float(x: float) -> str:
+    """A float literal that reads back as exactly the same float32."""
+    x = float(np.float32(x))
+    if math.isnan(x):
+        return "NAN"
+    if math.isinf(x):
+        return "INFINITY" if x > 0 else "-INFINITY"
+    text = np.format_float_scientific(np.float32(x), unique=True, trim="0", exp_digits=1)
+    return text.replace("e+", "e") + "f"
+
+
+def c_int(x: int) -> str:
+    x = int(x)
+    if not -(2**31) <= x < 2**31:
+        raise ValueError(f"{x} does not fit in dg_int")
+    return f"({x})" if x < 0 else str(x)
+
+
+class EmitContext:
+    def __init__(self, graph: Graph, weight_symbols: dict[str, str]):
+        self.graph = graph
+        self.plan: MemoryPlan = graph.meta["plan"]
+        self.weight_symbols = weight_symbols
+        self.tables: dict[tuple[str, tuple], str] = {}   # (ctype, values) -> name, in first-use order
+        self.used_weights: set[str] = set()
+
+    def ptr(self, name: str) -> str:
+        """A C expression for the first element of tensor ``name`` (const-correct use is the kernel's)."""
+        name = self.plan.aliases.get(name, name)
+        t = self.graph.tensors[name]
+        if t.kind == TensorKind.WEIGHT:
+            self.used_weights.add(name)
+            return self.weight_symbols[name]
+        if t.kind == TensorKind.INPUT:
+            return f"(in + {self.plan.io_offsets[name]})"
+        if t.kind == TensorKind.OUTPUT:
+            return f"(out + {self.plan.io_offsets[name]})"
+        if t.kind == TensorKind.STATE:
+            return f"(S + {self.plan.state_offsets[name] // 4})"
+        return f"(A + {self.plan.offsets[name] // 4})"
+
+    def aliased(self, name: str) -> bool:
+        return name in self.plan.aliases
+
+    def scratch(self, node: Node, i: int = 0) -> str:
+        return self.ptr(node.attrs["_scratch"][i])
+
+    def table(self, values: Iterable, ctype: str = "dg_int") -> str:
+        """Name of a static const table holding ``values`` in the model source (shared when equal)."""
+        if ctype not in ("dg_int", "float"):
+            raise ValueError(f"table type {ctype}")
+        vals = tuple(int(v) for v in values) if ctype == "dg_int" else tuple(float(v) for v in values)
+        key = (ctype, vals)
+        if key not in self.tables:
+            self.tables[key] = f"dg_t{len(self.tables)}"
+        return self.tables[key]
+
+    def fn(self, node: Node) -> str:
+        """The fused activation of ``node`` as a dg_fn expression (DG_NOFN when none)."""
+        fused = node.attrs.get("_fn")
+        return fn_expr(*fused) if fused else "DG_NOFN"
+
+
+def fn_expr(kind: str, alpha: float = 0.0, beta: float = 0.0) -> str:
+    return f"DG_FN({kind}, {c_float(alpha)}, {c_float(beta)})"

@@ -1,0 +1,73 @@
+"""What a user can name as MODEL: an .onnx file, a dietgen checkpoint, ``package.module:factory``, or (from
+Python) a torch module or an ONNX ModelProto. Each becomes one normalised ONNX model."""
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from dietgen.errors import DietgenError, DietgenUsageError
+from dietgen.frontend.onnx_model import Shapes, format_shape, normalise, read_onnx
+from dietgen.frontend.torch_export import torch_to_onnx
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    proto: onnx.ModelProto   # normalised: checked, inlined, static shapes
+    name: str                # becomes the C name
+    source: str              # shown in generated banners and reports
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _from_torch(module, shapes: Shapes, name: str, source: str, meta: dict) -> LoadedModel:
+    import torch
+    if not shapes:
+        raise DietgenUsageError(f"{source}: give the input shape of the PyTorch model, e.g. --shape x=1x1x16000")
+    gen = torch.Generator().manual_seed(0)
+    example = tuple(torch.randn(*shape, generator=gen) for shape in shapes.values())
+    proto = torch_to_onnx(module, example, list(shapes))
+    return LoadedModel(normalise(proto, None, source), name, source, meta)
+
+
+def _factory(spec: str):
+    module_name, _, attr = spec.partition(":")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise DietgenError(f"{spec}: cannot import ({exc}); expected package.module:factory on PYTHONPATH")
+    return obj() if callable(obj) and not hasattr(obj, "forward") else obj
+
+
+def load_model(model: Any, shapes: Shapes | None = None, name: str | None = None) -> LoadedModel:
+    """Resolve MODEL (see module docstring) into a normalised ONNX model."""
+    shapes = dict(shapes or {})
+    if isinstance(model, onnx.ModelProto):
+        return LoadedModel(normalise(model, shapes, name or "model"), name or model.graph.name or "model",
+                           name or "ONNX model")
+    if hasattr(model, "forward"):  # a torch.nn.Module
+        label = type(model).__name__
+        return _from_torch(model, shapes, name or label, label, {})
+    text = os.fspath(model)
+    path = Path(text)
+    if path.suffix in (".json", ".safetensors") or path.is_dir():
+        from dietgen.models import load_checkpoint
+        module, doc = load_checkpoint(path)
+        inputs = shapes or {k: tuple(v) for k, v in doc.get("inputs", {}).items()}
+        meta = {k: doc[k] for k in ("sample_rate", "block") if k in doc}
+        return _from_torch(module, inputs, name or path.stem if not path.is_dir() else name or path.name,
+                           path.name, meta)
+    if ":" in text and not path.exists() and not text.endswith(".onnx"):
+        module = _factory(text)
+        if not hasattr(module, "forward"):
+            raise DietgenError(f"{text}: the factory returned {type(module).__name__}, not a torch.nn.Module")
+        return _from_torch(module, shapes, name or text.rpartition(":")[2], text, {})
+    proto = read_onnx(path)
+    return LoadedModel(normalise(proto, shapes, path.name), name or path.stem, path.name)
+
+
+def describe_shapes(shapes: Shapes) -> str:
+    return ", ".join(f"{k}={format_shape(v)}" for k, v in shapes.items())

@@ -1,0 +1,201 @@
+"""Conv and ConvTranspose in 1-D (the audio case): stride, dilation, groups, pads, output_padding."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from dietgen.ops.registry import Cost, KernelCall, OpCase, OpSpec, Rand, register
+
+_CONV_ATTRS = {"auto_pad": "NOTSET", "dilations": None, "group": 1, "kernel_shape": None, "pads": None,
+               "strides": None}
+
+
+class Geometry(NamedTuple):
+    n: int
+    cin: int
+    lin: int
+    cout: int
+    lout: int
+    k: int
+    stride: int
+    dilation: int
+    pad: int      # implicit zeros before the first input frame (conv) / output frames cropped (transpose)
+    groups: int
+
+
+class _Conv1d(OpSpec):
+    kernel = "conv"
+    flash_inputs = (1, 2)
+    fuses_activation = True
+    c_function: str
+
+    def geometry(self, node, x_shape, w_shape) -> Geometry:
+        raise NotImplementedError
+
+    def _common(self, node, x_shape, w_shape):
+        if len(x_shape) != 3 or len(w_shape) != 3:
+            raise self.refuse(node, f"only 1-D convolutions (rank-3 input and weight) are supported, got input "
+                                    f"{x_shape} and weight {w_shape}")
+        a = node.attrs
+        stride = (a["strides"] or (1,))[0]
+        dilation = (a["dilations"] or (1,))[0]
+        k = w_shape[2]
+        if a["kernel_shape"] not in (None, (k,)):
+            raise self.refuse(node, f"kernel_shape {a['kernel_shape']} does not match the weight {w_shape}")
+        if min(stride, dilation, a["group"]) < 1:
+            raise self.refuse(node, "strides, dilations and group must be positive")
+        return k, stride, dilation, a["group"]
+
+    def pads(self, node, total: int, mode: str | None = None) -> tuple[int, int]:
+        """(begin, end) padding; ``total`` is what SAME padding must add."""
+        mode = mode or node.attrs["auto_pad"]
+        if mode == "NOTSET":
+            pads = node.attrs["pads"] or (0, 0)
+            if len(pads) != 2 or min(pads) < 0:
+                raise self.refuse(node, f"pads {pads} should be two non-negative numbers for a 1-D op")
+            return pads[0], pads[1]
+        if mode == "VALID":
+            return 0, 0
+        if mode in ("SAME_UPPER", "SAME_LOWER"):
+            total = max(total, 0)
+            small = total // 2
+            return (small, total - small) if mode == "SAME_UPPER" else (total - small, small)
+        raise self.refuse(node, f"auto_pad {mode!r} is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER")
+
+    def infer(self, node, inputs):
+        self.require_float(node, inputs)
+        self.require_const(node, inputs, 1, "the weight")
+        g = self.geometry(node, inputs[0].shape, inputs[1].shape)
+        if len(inputs) > 2 and inputs[2] is not None:
+            self.require_const(node, inputs, 2, "the bias")
+            if inputs[2].shape != (g.cout,):
+                raise self.refuse(node, f"bias shape {inputs[2].shape} should be ({g.cout},)")
+        return [((g.n, g.cout, g.lout), "float32")]
+
+    def cost(self, node, graph):
+        x, w, y = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]], graph.tensors[node.outputs[0]]
+        g = self.geometry(node, x.shape, w.shape)
+        # every (input frame or output frame) x weight pair is one MAC
+        macs = g.n * w.size * (g.lout if self.op_type == "Conv" else g.lin)
+        b = graph.tensors[node.inputs[2]].nbytes if node.input(2) else 0
+        return Cost(macs, x.nbytes + w.nbytes + b, y.nbytes)
+
+    def emit(self, node, graph, ctx):
+        x, w = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]]
+        g = self.geometry(node, x.shape, w.shape)
+        bias = ctx.ptr(node.inputs[2]) if node.input(2) else "NULL"
+        return [KernelCall(self.c_function, (ctx.ptr(x.name), ctx.ptr(w.name), bias, ctx.ptr(node.outputs[0]),
+                                             *map(str, g), ctx.fn(node)))]
+
+
+def _weight(*shape, seed=0):
+    return np.random.default_rng(seed).uniform(-0.5, 0.5, shape).astype(np.float32)
+
+
+@register
+class Conv(_Conv1d):
+    op_type = "Conv"
+    attributes = _CONV_ATTRS
+    c_function = "dg_conv1d"
+
+    def geometry(self, node, x_shape, w_shape):
+        k, stride, dilation, groups = self._common(node, x_shape, w_shape)
+        n, cin, lin = x_shape
+        cout = w_shape[0]
+        if cin % groups or cout % groups or w_shape[1] * groups != cin:
+            raise self.refuse(node, f"group={groups} does not fit input channels {cin} and weight {w_shape}")
+        span = dilation * (k - 1) + 1
+        pb, pe = self.pads(node, (-(-lin // stride) - 1) * stride + span - lin)
+        lout = (lin + pb + pe - span) // stride + 1
+        if lout < 1:
+            raise self.refuse(node, f"input length {lin} (padded {lin + pb + pe}) is shorter than the kernel "
+                                    f"span {span}")
+        return Geometry(n, cin, lin, cout, lout, k, stride, dilation, pb, groups)
+
+    def reference(self, node, x):
+        inp, w = x[0], x[1]
+        g = self.geometry(node, inp.shape, w.shape)
+        xp = np.pad(inp, ((0, 0), (0, 0), (g.pad, max(0, (g.lout - 1) * g.stride + g.dilation * (g.k - 1) + 1
+                                                          - g.lin - g.pad))))
+        cin_g, cout_g = g.cin // g.groups, g.cout // g.groups
+        y = np.zeros((g.n, g.cout, g.lout), np.float32)
+        for grp in range(g.groups):
+            xs = xp[:, grp * cin_g:(grp + 1) * cin_g]
+            win = np.stack([xs[:, :, j * g.dilation: j * g.dilation + g.stride * (g.lout - 1) + 1: g.stride]
+                            for j in range(g.k)], axis=2)
+            y[:, grp * cout_g:(grp + 1) * cout_g] = np.einsum("nckt,ock->not", win,
+                                                              w[grp * cout_g:(grp + 1) * cout_g])
+        if len(x) > 2 and x[2] is not None:
+            y += x[2][None, :, None]
+        return [y]
+
+    def cases(self):
+        return [
+            OpCase("k3", (Rand((1, 4, 20)), _weight(6, 4, 3), _weight(6, seed=1))),
+            OpCase("k2_d4_causal", (Rand((1, 3, 24)), _weight(5, 3, 2), _weight(5, seed=1)),
+                   {"dilations": (4,), "pads": (4, 0)}),
+            OpCase("stride2_pads", (Rand((2, 4, 17)), _weight(3, 4, 5), None),
+                   {"strides": (2,), "pads": (2, 1)}),
+            OpCase("groups2", (Rand((1, 4, 12)), _weight(6, 2, 3), _weight(6, seed=1)), {"group": 2}),
+            OpCase("depthwise", (Rand((1, 5, 16)), _weight(5, 1, 3), _weight(5, seed=1)),
+                   {"group": 5, "dilations": (2,), "pads": (2, 2)}),
+            OpCase("same_upper", (Rand((1, 2, 15)), _weight(3, 2, 4), None),
+                   {"auto_pad": "SAME_UPPER", "strides": (2,)}),
+            OpCase("pointwise", (Rand((1, 8, 10)), _weight(4, 8, 1), _weight(4, seed=1))),
+        ]
+
+
+@register
+class ConvTranspose(_Conv1d):
+    op_type = "ConvTranspose"
+    attributes = {**_CONV_ATTRS, "output_padding": None, "output_shape": None}
+    c_function = "dg_conv_transpose1d"
+
+    def geometry(self, node, x_shape, w_shape):
+        k, stride, dilation, groups = self._common(node, x_shape, w_shape)
+        n, cin, lin = x_shape
+        if w_shape[0] != cin or cin % groups:
+            raise self.refuse(node, f"weight {w_shape} does not match {cin} input channels with group={groups}")
+        out_pad = (node.attrs["output_padding"] or (0,))[0]
+        if not 0 <= out_pad < max(stride, dilation):
+            raise self.refuse(node, f"output_padding {out_pad} must be below the stride or the dilation")
+        full = stride * (lin - 1) + out_pad + (k - 1) * dilation + 1
+        if node.attrs["output_shape"]:
+            mode = "SAME_UPPER" if node.attrs["auto_pad"] == "NOTSET" else None
+            pb, pe = self.pads(node, full - node.attrs["output_shape"][-1], mode)
+        else:
+            pb, pe = self.pads(node, full - lin * stride)
+        lout = full - pb - pe
+        if lout < 1:
+            raise self.refuse(node, f"pads ({pb}, {pe}) leave no output")
+        return Geometry(n, cin, lin, w_shape[1] * groups, lout, k, stride, dilation, pb, groups)
+
+    def reference(self, node, x):
+        inp, w = x[0], x[1]
+        g = self.geometry(node, inp.shape, w.shape)
+        cin_g, cout_g = g.cin // g.groups, g.cout // g.groups
+        full = np.zeros((g.n, g.cout, g.stride * (g.lin - 1) + (g.k - 1) * g.dilation + 1 + g.lout), np.float32)
+        for grp in range(g.groups):
+            contrib = np.einsum("nct,cok->notk", inp[:, grp * cin_g:(grp + 1) * cin_g],
+                                w[grp * cin_g:(grp + 1) * cin_g])
+            for j in range(g.k):
+                start = j * g.dilation
+                full[:, grp * cout_g:(grp + 1) * cout_g, start:start + g.stride * (g.lin - 1) + 1:g.stride] \
+                    += contrib[..., j]
+        y = full[:, :, g.pad:g.pad + g.lout]
+        if len(x) > 2 and x[2] is not None:
+            y = y + x[2][None, :, None]
+        return [np.ascontiguousarray(y, dtype=np.float32)]
+
+    def cases(self):
+        return [
+            OpCase("s2_k4_p1", (Rand((1, 4, 8)), _weight(4, 3, 4), _weight(3, seed=1)),
+                   {"strides": (2,), "pads": (1, 1)}),
+            OpCase("sing_like_k16_s4", (Rand((1, 3, 6)), _weight(3, 2, 16), _weight(2, seed=1)),
+                   {"strides": (4,), "pads": (6, 6)}),
+            OpCase("outpad_dil", (Rand((2, 2, 5)), _weight(2, 3, 3), None),
+                   {"strides": (3,), "dilations": (2,), "output_padding": (1,)}),
+            OpCase("groups", (Rand((1, 4, 6)), _weight(4, 1, 3), _weight(4, seed=1)),
+                   {"group": 4, "strides": (2,)}),
+        ]

@@ -1,0 +1,41 @@
+"""Writing generated trees: everything into a temporary sibling folder, renamed into place at the end, so a
+failure never leaves a half-written project and an existing folder is only replaced with force."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from dietgen.errors import DietgenError
+
+
+def write_tree(files: dict[str, str], out_dir, *, force: bool = False) -> Path:
+    out = Path(out_dir)
+    if out.exists() and not force:
+        raise DietgenError(f"{out}: already exists; choose another folder or pass --force to replace it")
+    if out.exists() and not out.is_dir():
+        raise DietgenError(f"{out}: exists and is not a folder")
+    parent = out.parent if str(out.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    except OSError as exc:
+        raise DietgenError(f"{out}: cannot write there ({exc.strerror}); choose a writable folder")
+    try:
+        for rel, text in files.items():
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
+            os.replace(out, old / out.name)
+            os.replace(tmp, out)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DietgenError(f"{out}: cannot write there ({exc.strerror}); choose a writable folder")
+    os.chmod(out, 0o755)
+    return out

@@ -1,0 +1,48 @@
+"""The export flow, top to bottom: model -> ONNX -> IR -> passes -> C.
+
+Everything dietgen does to a model goes through ``compile_model``; ``export`` writes what ``render`` makes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import onnx
+
+from dietgen.codegen.render import model_c_name, render
+from dietgen.frontend import import_onnx, load_model
+from dietgen.frontend.onnx_model import Shapes
+from dietgen.ir import Graph, validate
+from dietgen.output import write_tree
+from dietgen.passes import PASSES
+
+
+@dataclass(frozen=True)
+class Compiled:
+    onnx: onnx.ModelProto    # the normalised model, the reference for verification
+    graph: Graph             # lowered and planned
+    c_name: str
+
+
+def lower(graph: Graph, passes=PASSES) -> Graph:
+    for p in passes:
+        graph = validate(p(graph))
+    return graph
+
+
+def compile_model(model: Any, shapes: Shapes | None = None, name: str | None = None,
+                  sample_rate: int | None = None, block: int | None = None) -> Compiled:
+    loaded = load_model(model, shapes, name)                       # PyTorch / checkpoint / ONNX -> ONNX
+    meta = {"source": loaded.source, **loaded.meta}
+    meta.update({k: v for k, v in (("sample_rate", sample_rate), ("block", block)) if v})
+    graph = validate(import_onnx(loaded.proto, loaded.name, meta))  # ONNX -> IR
+    graph = lower(graph)                                             # passes, memory plan
+    return Compiled(loaded.proto, graph, model_c_name(graph))
+
+
+def export(model: Any, out_dir, *, shapes: Shapes | None = None, name: str | None = None,
+           force: bool = False, sample_rate: int | None = None, block: int | None = None) -> Compiled:
+    """Generate the C library and host build files for ``model`` into ``out_dir``."""
+    compiled = compile_model(model, shapes, name, sample_rate, block)
+    write_tree(render(compiled.graph), out_dir, force=force)        # IR -> C
+    return compiled

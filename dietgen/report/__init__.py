@@ -1,0 +1,1 @@
+"""Tables and reports for people (and --json for scripts)."""

@@ -1,0 +1,121 @@
+"""Verification: the generated C, built for the host, against onnxruntime on the same inputs."""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dietgen.codegen.render import render
+from dietgen.errors import DietgenError
+from dietgen.frontend.onnx_model import Shapes
+from dietgen.output import write_tree
+from dietgen.pipeline import Compiled, compile_model
+from dietgen.toolchain.host import build_harness, run_harness
+
+DEFAULT_TOL = 1e-4
+
+
+@dataclass(frozen=True)
+class OutputError:
+    name: str
+    shape: tuple[int, ...]
+    max_abs: float
+    max_rel: float      # max abs error / RMS of the reference output
+    snr_db: float
+    ok: bool
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    c_name: str
+    tol: float
+    outputs: tuple[OutputError, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outputs)
+
+
+def compare(name: str, ref: np.ndarray, got: np.ndarray, tol: float) -> OutputError:
+    ref64, got64 = ref.astype(np.float64), got.astype(np.float64)
+    same_nan = np.array_equal(np.isnan(ref64), np.isnan(got64))
+    finite = ~np.isnan(ref64)
+    err = np.abs(ref64 - got64)[finite] if same_nan else np.array([np.inf])
+    rms = float(np.sqrt(np.mean(ref64[finite] ** 2))) if finite.any() else 0.0
+    max_abs = float(err.max()) if err.size else 0.0
+    max_rel = max_abs / rms if rms > 0 else (0.0 if max_abs == 0 else np.inf)
+    noise = float(np.sum(err ** 2))
+    signal = float(np.sum(ref64[finite] ** 2))
+    snr = np.inf if noise == 0 else (10 * np.log10(signal / noise) if signal > 0 else -np.inf)
+    return OutputError(name, tuple(ref.shape), max_abs, max_rel, float(snr), bool(max_rel <= tol))
+
+
+def random_inputs(compiled: Compiled, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    g = compiled.graph
+    return {n: rng.uniform(-1, 1, g.tensors[n].shape).astype(np.float32) for n in g.inputs}
+
+
+def load_inputs(path: str | Path, compiled: Compiled) -> dict[str, np.ndarray]:
+    """Inputs from a .npy (the single input) or .npz (by input name); never unpickles."""
+    g = compiled.graph
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DietgenError(f"{path}: cannot read inputs ({exc}); give a .npy or .npz file")
+    arrays = {g.inputs[0]: data} if isinstance(data, np.ndarray) else {k: data[k] for k in data.files}
+    if isinstance(data, np.ndarray) and len(g.inputs) > 1:
+        raise DietgenError(f"{path}: the model has {len(g.inputs)} inputs; give an .npz with arrays named "
+                           f"{', '.join(g.inputs)}")
+    out = {}
+    for name in g.inputs:
+        if name not in arrays:
+            raise DietgenError(f"{path}: no array named {name!r}; the model's inputs are {', '.join(g.inputs)}")
+        want = g.tensors[name].shape
+        if tuple(arrays[name].shape) != want:
+            raise DietgenError(f"{path}: input {name!r} has shape {arrays[name].shape}, the model takes {want}")
+        out[name] = np.asarray(arrays[name], dtype=np.float32)
+    return out
+
+
+def run_onnxruntime(compiled: Compiled, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    session = ort.InferenceSession(compiled.onnx.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    names = list(compiled.graph.outputs)
+    return dict(zip(names, session.run(names, inputs)))
+
+
+def run_c(compiled: Compiled, inputs: dict[str, np.ndarray], *, sanitize: bool = False,
+          cc: str | None = None, workdir: Path | None = None) -> dict[str, np.ndarray]:
+    g = compiled.graph
+    with tempfile.TemporaryDirectory(prefix="dietgen-verify-") as tmp:
+        base = Path(workdir or tmp)
+        src = write_tree(render(g), base / "src", force=True)
+        exe = build_harness(src, compiled.c_name, base / "model", sanitize=sanitize, cc=cc)
+        block = np.concatenate([inputs[n].reshape(-1) for n in g.inputs])[None, :]
+        flat = run_harness(exe, block, g.meta["plan"].out_size)[0]
+    outs, pos = {}, 0
+    for name in g.outputs:
+        t = g.tensors[name]
+        outs[name] = flat[pos:pos + t.size].reshape(t.shape)
+        pos += t.size
+    return outs
+
+
+def verify(model: Any, *, shapes: Shapes | None = None, inputs: str | Path | dict | None = None,
+           tol: float = DEFAULT_TOL, seed: int = 0, sanitize: bool = False, cc: str | None = None,
+           compiled: Compiled | None = None) -> VerifyReport:
+    """Build ``model``'s generated C for the host and compare every output with onnxruntime."""
+    compiled = compiled or compile_model(model, shapes)
+    if isinstance(inputs, (str, Path)):
+        feeds = load_inputs(inputs, compiled)
+    else:
+        feeds = inputs or random_inputs(compiled, seed)
+    want = run_onnxruntime(compiled, feeds)
+    got = run_c(compiled, feeds, sanitize=sanitize, cc=cc)
+    return VerifyReport(compiled.c_name, tol, tuple(compare(n, want[n], got[n], tol) for n in compiled.graph.outputs))
