@@ -71,7 +71,8 @@ def registry() -> dict[tuple[str, str], "OpSpec"]:
 
 
 def supported_ops() -> list[str]:
-    return sorted(op for (_, op) in registry())
+    """The ONNX (default domain) op types dietgen accepts."""
+    return sorted(op for (domain, op) in registry() if not domain)
 
 
 def get_op(op_type: str, domain: str = "", node_name: str = "?") -> "OpSpec":

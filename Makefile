@@ -1,0 +1,42 @@
+# make demo / make test do the whole set-up on a fresh clone, then run.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DIETGEN := $(VENV)/bin/dietgen
+# Debian packages the tests need: host C compilers (gcc and clang, both must accept the generated C, and
+# clang's sanitizer runtime) and cmake for the generated CMake project.
+APT_PACKAGES := gcc clang libclang-rt-14-dev cmake libc6-dev
+JOBS ?= 2
+
+.PHONY: demo test setup system clean
+
+setup: system $(VENV)/.installed
+
+system:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing system packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "missing:$$missing. Run as root: apt-get install -y --no-install-recommends $(APT_PACKAGES)"; exit 1; \
+	  fi; \
+	fi
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+	touch $@
+
+test: setup
+	$(PY) -m pytest -n $(JOBS) -q
+
+demo: setup
+	$(DIETGEN) inspect examples/demo
+	$(DIETGEN) export examples/demo -o build/demo --force
+	$(MAKE) -C build/demo
+	$(DIETGEN) verify examples/demo --sanitize
+
+clean:
+	rm -rf build $(VENV)
