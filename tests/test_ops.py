@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 
 from dietgen.ops import registry
 from dietgen.pipeline import compile_model
 from dietgen.verify import compare, run_c
-from opcase import case_model
+from opcase import case_model, run_oracle
 
 SPECS = sorted(registry().values(), key=lambda s: (s.domain, s.op_type))
 CASES = [pytest.param(spec, case, id=f"{spec.op_type}-{case.id}")
@@ -23,14 +22,14 @@ def test_every_device_op_has_cases(spec):
 @pytest.mark.parametrize("spec, case", CASES)
 def test_op(spec, case, tmp_path):
     model, feeds = case_model(spec, case)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    want = session.run(None, feeds)
+    want = run_oracle(case, model, feeds)
 
     node = model.graph.node[0]
     from dietgen.frontend import import_onnx, normalise
     graph = import_onnx(normalise(model), "case")
     args = [feeds.get(n, graph.const(n)) if n else None for n in node.input]
     ref = spec.reference(graph.nodes[0] if graph.nodes else _node(spec, model), args)
+    ref = [r for i, r in enumerate(ref) if i not in case.absent_outputs]
     for w, r in zip(want, ref):
         report = compare("reference", w, np.asarray(r), case.tol)
         assert report.ok and w.shape == np.asarray(r).shape, report

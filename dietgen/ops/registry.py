@@ -50,6 +50,10 @@ class OpCase:
     attrs: dict[str, Any] = field(default_factory=dict)
     n_outputs: int = 1
     tol: float = 1e-5                        # relative to the output's RMS
+    absent_outputs: tuple[int, ...] = ()     # output positions left unnamed ("")
+    # What the case is checked against: onnxruntime, or onnx's own reference evaluator where onnxruntime
+    # does not implement the case (e.g. batch-first recurrent layouts).
+    oracle: str = "onnxruntime"
 
 
 _REGISTRY: dict[tuple[str, str], "OpSpec"] = {}

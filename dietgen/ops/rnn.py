@@ -1,0 +1,297 @@
+"""GRU and LSTM (ONNX opset 14+): forward direction, default activations, layout 0 and 1.
+
+The kernel updates a (batch, hidden) state buffer in place frame by frame, so the same call serves an offline
+sequence (state loaded from initial_h or zeros first) and a streaming block (state kept between calls).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from dietgen.ops.registry import Cost, KernelCall, OpCase, OpSpec, Rand, register
+
+_RNN_ATTRS = {"activation_alpha": None, "activation_beta": None, "activations": None, "clip": None,
+              "direction": "forward", "hidden_size": None, "layout": 0}
+_INPUTS = ("X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P")
+# Optional inputs dietgen refuses, and why.
+_UNSUPPORTED = {4: "every batch entry must run the whole sequence (export without packed sequences)",
+                7: "peephole connections are not supported"}
+
+
+class Geometry(NamedTuple):
+    seq: int
+    batch: int
+    input: int
+    hidden: int
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def _at(items, i):
+    return items[i] if i < len(items) else None
+
+
+def _output(node, i: int) -> str:
+    return node.outputs[i] if i < len(node.outputs) else ""
+
+
+class _Rnn(OpSpec):
+    kernel = "rnn"
+    flash_inputs = (1, 2, 3)
+    gates: int                            # gate blocks stacked in W, R and each half of B
+    state_inputs: tuple[int, ...]         # initial_h (, initial_c); outputs 1.. are the matching final states
+    default_activations: tuple[str, ...]
+    c_function: str
+
+    # -- validation ----------------------------------------------------------------------------
+    def check_attrs(self, node) -> None:
+        a = node.attrs
+        if a["direction"] != "forward":
+            raise self.refuse(node, f"direction {a['direction']!r} is not supported; only 'forward' (export a "
+                                    f"unidirectional layer: bidirectional=False)")
+        acts = a["activations"]
+        if acts and tuple(s.lower() for s in acts) != tuple(s.lower() for s in self.default_activations):
+            raise self.refuse(node, f"activations {list(acts)} are not supported; only the defaults "
+                                    f"{list(self.default_activations)}")
+        for key in ("activation_alpha", "activation_beta"):
+            if a[key]:
+                raise self.refuse(node, f"attribute {key!r} is not supported (only the default activations, "
+                                        f"which take no parameters)")
+        if a["clip"] is not None:
+            raise self.refuse(node, "attribute 'clip' is not supported; remove the cell clipping")
+        if a["layout"] not in (0, 1):
+            raise self.refuse(node, f"layout {a['layout']} is not 0 or 1")
+
+    def geometry(self, node, x_shape, w_shape) -> Geometry:
+        if len(x_shape) != 3 or len(w_shape) != 3:
+            raise self.refuse(node, f"X {x_shape} and W {w_shape} must have rank 3")
+        seq, batch = x_shape[:2] if node.attrs["layout"] == 0 else x_shape[1::-1]
+        if seq < 1 or batch < 1:
+            raise self.refuse(node, f"X {x_shape} is empty")
+        hidden = node.attrs["hidden_size"] or w_shape[1] // self.gates
+        if hidden < 1:
+            raise self.refuse(node, f"hidden_size {hidden} must be positive")
+        if w_shape != (1, self.gates * hidden, x_shape[2]):
+            raise self.refuse(node, f"W {w_shape} should be (1, {self.gates * hidden}, {x_shape[2]}) for "
+                                    f"hidden_size {hidden}, input size {x_shape[2]} and one direction")
+        return Geometry(seq, batch, x_shape[2], hidden)
+
+    def state_shape(self, node, g: Geometry) -> tuple[int, int, int]:
+        return (1, g.batch, g.hidden) if node.attrs["layout"] == 0 else (g.batch, 1, g.hidden)
+
+    def infer(self, node, inputs):
+        self.check_attrs(node)
+        self.require_float(node, inputs, 0, *self.state_inputs)
+        for i, why in _UNSUPPORTED.items():
+            if _at(inputs, i) is not None:
+                raise self.refuse(node, f"input {_INPUTS[i]} is not supported: {why}")
+        if len(inputs) < 3 or any(t is None for t in inputs[:3]):
+            raise self.refuse(node, "inputs X, W and R are required")
+        x, w, r = inputs[0], inputs[1], inputs[2]
+        g = self.geometry(node, x.shape, w.shape)
+        gh = self.gates * g.hidden
+        state = self.state_shape(node, g)
+        expected = {1: (1, gh, g.input), 2: (1, gh, g.hidden), 3: (1, 2 * gh)}
+        expected.update({i: state for i in self.state_inputs})
+        for i, shape in expected.items():
+            t = _at(inputs, i)
+            if t is None:
+                continue
+            if i in self.flash_inputs:
+                self.require_const(node, inputs, i, _INPUTS[i])
+            if t.shape != shape:
+                raise self.refuse(node, f"{_INPUTS[i]} {t.shape} should be {shape}")
+        y = (g.seq, 1, g.batch, g.hidden) if node.attrs["layout"] == 0 else (g.batch, g.seq, 1, g.hidden)
+        shapes = [y] + [state] * len(self.state_inputs)
+        return [(s, "float32") for s in shapes[:len(node.outputs)]]
+
+    # -- reference -----------------------------------------------------------------------------
+    def cell(self, node, x, w, r, wb, rb, states):
+        """States after one frame; x (batch, input), states [(batch, hidden)...]."""
+        raise NotImplementedError
+
+    def reference(self, node, inputs):
+        layout = node.attrs["layout"]
+        x = inputs[0] if layout == 0 else inputs[0].transpose(1, 0, 2)
+        w, r = inputs[1][0], inputs[2][0]
+        g = self.geometry(node, inputs[0].shape, inputs[1].shape)
+        gh = self.gates * g.hidden
+        b = inputs[3][0] if _at(inputs, 3) is not None else np.zeros(2 * gh, np.float32)
+        states = [np.zeros((g.batch, g.hidden), np.float32) if _at(inputs, i) is None
+                  else inputs[i].reshape(g.batch, g.hidden) for i in self.state_inputs]
+        frames = []
+        for t in range(g.seq):
+            states = self.cell(node, x[t], w, r, b[:gh], b[gh:], states)
+            frames.append(states[0])
+        y = np.stack(frames)[:, None]
+        if layout == 0:
+            outs = [y] + [s[None] for s in states]
+        else:
+            outs = [y.transpose(2, 0, 1, 3)] + [s[:, None] for s in states]
+        return [np.ascontiguousarray(o, dtype=np.float32) for o in outs[:len(node.outputs)]]
+
+    # -- cost and code -------------------------------------------------------------------------
+    def _geometry_of(self, node, graph) -> Geometry:
+        return self.geometry(node, graph.tensors[node.inputs[0]].shape, graph.tensors[node.inputs[1]].shape)
+
+    def cost(self, node, graph):
+        g = self._geometry_of(node, graph)
+        io = super().cost(node, graph)
+        return Cost(g.seq * g.batch * self.gates * g.hidden * (g.input + g.hidden), io.bytes_read,
+                    io.bytes_written)
+
+    def gate_floats(self, node, g: Geometry) -> int:
+        return self.gates * g.hidden
+
+    def scratch(self, node, graph):
+        g = self._geometry_of(node, graph)
+        return [g.batch * g.hidden] * len(self.state_inputs) + [self.gate_floats(node, g)]
+
+    def initial_state(self, node, graph, ctx, i: int) -> str:
+        """Pointer to initial state input i; NULL (zeros) when absent or a constant zero."""
+        name = node.input(i)
+        value = graph.const(name)
+        if not name or (value is not None and not value.any()):
+            return "NULL"
+        return ctx.ptr(name)
+
+    def emit(self, node, graph, ctx):
+        g = self._geometry_of(node, graph)
+        n = str(g.batch * g.hidden)
+        states = [ctx.scratch(node, k) for k in range(len(self.state_inputs))]
+        calls = [KernelCall("dg_rnn_copy", (s, self.initial_state(node, graph, ctx, i), n))
+                 for s, i in zip(states, self.state_inputs)]
+        if node.attrs["layout"] == 0:
+            strides = (g.batch * g.input, g.input, g.batch * g.hidden, g.hidden)
+        else:
+            strides = (g.input, g.seq * g.input, g.hidden, g.seq * g.hidden)
+        y = ctx.ptr(_output(node, 0)) if _output(node, 0) else "NULL"
+        bias = ctx.ptr(node.inputs[3]) if node.input(3) else "NULL"
+        calls.append(KernelCall(self.c_function, (
+            ctx.ptr(node.inputs[0]), ctx.ptr(node.inputs[1]), ctx.ptr(node.inputs[2]), bias, *states,
+            ctx.scratch(node, len(states)), y, *map(str, g), *map(str, strides), *self.extra_args(node))))
+        calls += [KernelCall("dg_rnn_copy", (ctx.ptr(_output(node, k + 1)), s, n))
+                  for k, s in enumerate(states) if _output(node, k + 1)]
+        return calls
+
+    def extra_args(self, node) -> tuple[str, ...]:
+        return ()
+
+
+def _weights(gates, hidden, inputs, seed):
+    rng = np.random.default_rng(seed)
+    scale = 1 / np.sqrt(hidden)
+    w = rng.uniform(-scale, scale, (1, gates * hidden, inputs)).astype(np.float32)
+    r = rng.uniform(-scale, scale, (1, gates * hidden, hidden)).astype(np.float32)
+    b = rng.uniform(-scale, scale, (1, 2 * gates * hidden)).astype(np.float32)
+    return w, r, b
+
+
+def _state(shape, seed):
+    return np.random.default_rng(seed).uniform(-0.8, 0.8, shape).astype(np.float32)
+
+
+@register
+class GRU(_Rnn):
+    op_type = "GRU"
+    attributes = {**_RNN_ATTRS, "linear_before_reset": 0}
+    gates = 3
+    state_inputs = (5,)
+    default_activations = ("Sigmoid", "Tanh")
+    c_function = "dg_gru"
+
+    def check_attrs(self, node):
+        super().check_attrs(node)
+        if node.attrs["linear_before_reset"] not in (0, 1):
+            raise self.refuse(node, f"linear_before_reset {node.attrs['linear_before_reset']} is not 0 or 1")
+
+    def cell(self, node, x, w, r, wb, rb, states):
+        (h,) = states
+        hs = h.shape[1]
+        gx = x @ w.T + wb
+        zr = _sigmoid(gx[:, :2 * hs] + h @ r[:2 * hs].T + rb[:2 * hs])
+        z, reset = zr[:, :hs], zr[:, hs:]
+        if node.attrs["linear_before_reset"]:
+            n = np.tanh(gx[:, 2 * hs:] + reset * (h @ r[2 * hs:].T + rb[2 * hs:]))
+        else:
+            n = np.tanh(gx[:, 2 * hs:] + (reset * h) @ r[2 * hs:].T + rb[2 * hs:])
+        return [(1 - z) * n + z * h]
+
+    def gate_floats(self, node, g):
+        # without linear_before_reset, reset * h needs its own row
+        return (3 if node.attrs["linear_before_reset"] else 4) * g.hidden
+
+    def extra_args(self, node):
+        return (str(node.attrs["linear_before_reset"]),)
+
+    def cases(self):
+        w, r, b = _weights(3, 6, 3, seed=0)
+        w2, r2, _ = _weights(3, 5, 4, seed=1)
+        wl, rl, bl = _weights(3, 32, 16, seed=2)
+        # onnxruntime insists on hidden_size
+        h6, h5, lbr = {"hidden_size": 6}, {"hidden_size": 5}, {"linear_before_reset": 1}
+        return [
+            OpCase("y_yh", (Rand((5, 1, 3)), w, r, b), h6, n_outputs=2),
+            OpCase("lbr_batch2_h0_input", (Rand((4, 2, 3)), w, r, b, None, Rand((1, 2, 6))), {**h6, **lbr},
+                   n_outputs=2),
+            OpCase("batch2_const_h0_y_only", (Rand((3, 2, 3)), w, r, b, None, _state((1, 2, 6), 3)), h6),
+            OpCase("no_bias_const_h0", (Rand((6, 1, 4)), w2, r2, None, None, _state((1, 1, 5), 3)), h5,
+                   n_outputs=2),
+            OpCase("lbr_no_bias_batch2", (Rand((3, 2, 4)), w2, r2), {**h5, **lbr}, n_outputs=2),
+            # what torch.nn.GRU exports (batch_first only adds Transposes around the node)
+            OpCase("torch_like", (Rand((12, 1, 16)), wl, rl, bl), {"hidden_size": 32, **lbr}, n_outputs=2),
+            OpCase("yh_only", (Rand((5, 2, 3)), w, r, b), h6, n_outputs=2, absent_outputs=(0,)),
+            # onnxruntime does not implement batch-first layouts: checked against onnx's reference evaluator
+            OpCase("layout1_h0", (Rand((2, 5, 3)), w, r, b, None, Rand((2, 1, 6))), {**h6, "layout": 1},
+                   n_outputs=2, oracle="onnx.reference"),
+            OpCase("layout1_lbr", (Rand((1, 4, 4)), w2, r2, None), {**h5, **lbr, "layout": 1}, n_outputs=2,
+                   oracle="onnx.reference"),
+        ]
+
+
+@register
+class LSTM(_Rnn):
+    op_type = "LSTM"
+    attributes = {**_RNN_ATTRS, "input_forget": 0}
+    gates = 4
+    state_inputs = (5, 6)
+    default_activations = ("Sigmoid", "Tanh", "Tanh")
+    c_function = "dg_lstm"
+
+    def check_attrs(self, node):
+        super().check_attrs(node)
+        if node.attrs["input_forget"] != 0:
+            raise self.refuse(node, "input_forget=1 (coupled input and forget gates) is not supported; only 0")
+
+    def cell(self, node, x, w, r, wb, rb, states):
+        h, c = states
+        hs = h.shape[1]
+        g = x @ w.T + wb + h @ r.T + rb
+        i, o, f = (_sigmoid(g[:, k * hs:(k + 1) * hs]) for k in range(3))
+        c = f * c + i * np.tanh(g[:, 3 * hs:])
+        return [o * np.tanh(c), c]
+
+    def cases(self):
+        w, r, b = _weights(4, 5, 3, seed=0)
+        wl, rl, bl = _weights(4, 24, 12, seed=2)
+        h5 = {"hidden_size": 5}
+        zeros = np.zeros((1, 1, 24), np.float32)   # torch's initial states when none are given
+        return [
+            OpCase("all_outputs", (Rand((5, 1, 3)), w, r, b), h5, n_outputs=3),
+            OpCase("batch2_states_input", (Rand((4, 2, 3)), w, r, b, None, Rand((1, 2, 5)), Rand((1, 2, 5))), h5,
+                   n_outputs=3),
+            OpCase("batch2_const_states", (Rand((2, 2, 3)), w, r, b, None, _state((1, 2, 5), 3),
+                                           _state((1, 2, 5), 4)), h5, n_outputs=3),
+            OpCase("no_bias_y_only", (Rand((6, 1, 3)), w, r), h5),
+            OpCase("h0_only_y_yh", (Rand((3, 2, 3)), w, r, b, None, Rand((1, 2, 5))), h5, n_outputs=2),
+            OpCase("batch2_c0_only_no_bias", (Rand((4, 2, 3)), w, r, None, None, None, Rand((1, 2, 5))), h5,
+                   n_outputs=3),
+            OpCase("torch_like", (Rand((10, 1, 12)), wl, rl, bl, None, zeros, zeros), {"hidden_size": 24},
+                   n_outputs=2),
+            OpCase("yc_only", (Rand((4, 1, 3)), w, r, b), h5, n_outputs=3, absent_outputs=(0, 1)),
+            OpCase("layout1_states", (Rand((2, 4, 3)), w, r, b, None, Rand((2, 1, 5)), Rand((2, 1, 5))),
+                   {**h5, "layout": 1}, n_outputs=3, oracle="onnx.reference"),
+        ]
