@@ -175,7 +175,7 @@ def test_unsupported_dtype(tmp_path):
     node = helper.make_node("Relu", ["x"], ["y"])
     path = _single_node_model(tmp_path, node, [_vi("x", [4], onnx.TensorProto.DOUBLE)],
                               [_vi("y", [4], onnx.TensorProto.DOUBLE)])
-    assert_one_line_error(run("inspect", path), "'x'", "double", "float32")
+    assert_one_line_error(run("inspect", path), "'x'", "float64", "float32")
 
 
 def test_dynamic_shape_names_input_and_fix(tmp_path):

@@ -1,5 +1,5 @@
 """The memory planner: exact offsets for hand-made lifetimes, and the lower bound it is measured against."""
-from dietgen.passes.memory import Buffer, arena_size, greedy_by_size, lower_bound
+from dietgen.passes.memory import Buffer, arena_size, best_greedy, greedy_by_size, lower_bound, place
 
 
 def test_exact_offsets_reuse_freed_space():
@@ -37,3 +37,27 @@ def test_chain_is_planned_at_its_lower_bound():
 def test_empty():
     assert greedy_by_size([]) == {}
     assert lower_bound([]) == 0
+
+
+def test_best_fit_takes_the_tightest_gap():
+    # a (0..2) and c (0..2) leave a 64-byte gap below c and a 32-byte one above; x fits the smaller one.
+    buffers = [Buffer("a", 64, 0, 2), Buffer("hole1", 64, 0, 0), Buffer("c", 32, 0, 2), Buffer("hole2", 32, 0, 0),
+               Buffer("d", 16, 0, 2), Buffer("x", 32, 1, 2)]
+    assert place(buffers) == {"a": 0, "hole1": 64, "c": 128, "hole2": 160, "d": 192, "x": 64}
+    assert place(buffers, best_fit=True)["x"] == 160
+
+
+def test_best_greedy_never_worse_than_greedy_by_size():
+    import random
+    rng = random.Random(3)
+    for _ in range(50):
+        buffers = []
+        for i in range(rng.randint(2, 20)):
+            first = rng.randint(0, 10)
+            buffers.append(Buffer(f"b{i}", rng.choice([16, 48, 64, 100, 256]), first, first + rng.randint(0, 4)))
+        best, greedy = best_greedy(buffers), greedy_by_size(buffers)
+        assert arena_size(buffers, best) <= arena_size(buffers, greedy)
+        for a in buffers:
+            for b in buffers:
+                if a is not b and a.overlaps(b):
+                    assert best[a.name] + a.size <= best[b.name] or best[b.name] + b.size <= best[a.name]

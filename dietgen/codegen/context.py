@@ -38,7 +38,11 @@ class EmitContext:
 
     def ptr(self, name: str) -> str:
         """A C expression for the first element of tensor ``name`` (const-correct use is the kernel's)."""
-        name = self.plan.aliases.get(name, name)
+        name, shift = self.plan.aliases.get(name, (name, 0))
+        base = self._base(name)
+        return f"({base} + {shift})" if shift else base
+
+    def _base(self, name: str) -> str:
         t = self.graph.tensors[name]
         if t.kind == TensorKind.WEIGHT:
             self.used_weights.add(name)

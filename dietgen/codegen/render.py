@@ -54,7 +54,7 @@ def render(graph: Graph) -> dict[str, str]:
     for node in graph.nodes:
         spec = get_op(node.op_type, node.domain, node.name)
         calls = spec.emit(node, graph, ctx)
-        if spec.kernel:
+        if calls:
             kernels.add(spec.kernel)
         for i, inp in enumerate(node.inputs):
             if inp and graph.tensors[inp].is_constant:
@@ -90,7 +90,7 @@ def render(graph: Graph) -> dict[str, str]:
                                                                             "float" else np.int64))}
                    for (ctype, vals), t in ctx.tables.items()],
         "arena_floats": max(1, plan.arena_bytes // 4), "state_floats": max(1, plan.state_bytes // 4),
-        "block": graph.meta.get("block") or first_out.shape[-1],
+        "block": graph.meta.get("block") or (first_out.shape[-1] if first_out.shape else 1),
         "sample_rate": graph.meta.get("sample_rate", 16000),
     }
     env = _env()

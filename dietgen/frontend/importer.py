@@ -37,7 +37,7 @@ def _weight(proto: onnx.TensorProto, where: str) -> Tensor:
             what = "NaN" if np.isnan(value).any() else "Inf"
             raise DietgenError(f"{where} {proto.name!r} contains {what} ({int(bad.sum())} of {value.size} "
                                f"values); fix or retrain the model")
-    value = np.ascontiguousarray(value)
+    value = np.require(value, requirements="C")
     value.setflags(write=False)
     return Tensor(proto.name, tuple(value.shape), str(value.dtype), TensorKind.WEIGHT, value)
 

@@ -97,7 +97,7 @@ class OpSpec:
     kernel: ClassVar[str | None] = None
     # Input positions the kernel reads from flash; they must be constants.
     flash_inputs: ClassVar[tuple[int, ...]] = ()
-    # The output is input 0 reinterpreted (same bytes, new shape): no code, shared storage.
+    # The output is input 0 reinterpreted (same bytes, new shape): no code, shared storage (see aliases()).
     view: ClassVar[bool] = False
     # Foldable from input shapes alone (Shape, Size): folded even when the input is computed at run time.
     shape_only: ClassVar[bool] = False
@@ -147,6 +147,23 @@ class OpSpec:
 
     def reference(self, node: "Node", inputs: list[np.ndarray | None]) -> list[np.ndarray]:
         raise NotImplementedError
+
+    def check_device(self, node: "Node", graph: "Graph") -> None:
+        """Refuse a node that is still in the graph after the passes but cannot run on the device.
+
+        Import lets such nodes through, since a pass may still fold or rewrite them (torch's Softplus
+        threshold, say); what survives the passes is refused here, before any code is generated.
+        """
+        if self.kernel is None:
+            computed = next(n for n in node.inputs if n and not graph.tensors[n].is_constant)
+            raise self.refuse(node, f"input {computed!r} is computed at run time; {self.op_type} only runs at "
+                                    f"export time, on values known then (shape computations)")
+
+    def aliases(self, node: "Node", graph: "Graph") -> tuple[int, ...] | None:
+        """Where each output sits inside input 0 (element offsets) when the outputs can simply share input 0's
+        bytes, as views and splits of contiguous blocks can; None when the outputs need storage of their own.
+        The planner decides whether sharing is safe and tells emit() through ctx.aliased()."""
+        return (0,) * len(node.outputs) if self.view else None
 
     def cost(self, node: "Node", graph: "Graph") -> Cost:
         """Default: one read of every input and one write of every output, no MACs."""

@@ -24,7 +24,7 @@ def fold_node(spec: OpSpec, node: Node, tensors: dict[str, Tensor]) -> dict[str,
         if not out:
             continue
         want = tensors[out]
-        value = np.ascontiguousarray(np.asarray(value).astype(want.dtype, copy=False))
+        value = np.require(np.asarray(value).astype(want.dtype, copy=False), requirements="C")
         value.setflags(write=False)
         folded[out] = Tensor(out, tuple(value.shape), want.dtype, TensorKind.WEIGHT, value)
     return folded

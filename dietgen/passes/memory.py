@@ -30,7 +30,8 @@ class MemoryPlan:
     offsets: dict[str, int]                  # arena byte offset of every activation and scratch buffer
     arena_bytes: int
     lower_bound: int                         # the largest sum of live bytes at any step
-    aliases: dict[str, str] = field(default_factory=dict)      # view tensor -> tensor whose bytes it shares
+    # tensor -> (tensor whose bytes it shares, element offset into them): views and contiguous splits
+    aliases: dict[str, tuple[str, int]] = field(default_factory=dict)
     buffers: tuple[Buffer, ...] = ()
     state_offsets: dict[str, int] = field(default_factory=dict)
     state_bytes: int = 0
@@ -47,20 +48,45 @@ def _align(n: int) -> int:
     return -(-n // ALIGN) * ALIGN
 
 
-def greedy_by_size(buffers: list[Buffer]) -> dict[str, int]:
-    """Largest buffer first, each at the lowest aligned offset that no time-overlapping buffer uses."""
+def place(buffers: list[Buffer], best_fit: bool = False) -> dict[str, int]:
+    """Place buffers in the given order, each in a free gap among the buffers it overlaps in time: the lowest
+    such gap (first fit) or the tightest (best fit), else above them all."""
     placed: list[tuple[int, Buffer]] = []
     offsets = {}
-    for buf in sorted(buffers, key=lambda b: (-b.size, b.first, b.name)):
+    for buf in buffers:
         busy = sorted((off, off + _align(other.size)) for off, other in placed if other.overlaps(buf))
-        offset = 0
+        gaps, top = [], 0
         for start, end in busy:
-            if offset + buf.size <= start:
-                break
-            offset = max(offset, end)
+            if start - top >= buf.size:
+                gaps.append((start - top, top))
+            top = max(top, end)
+        offset = (min(gaps)[1] if best_fit else gaps[0][1]) if gaps else top
         placed.append((offset, buf))
         offsets[buf.name] = offset
     return offsets
+
+
+def greedy_by_size(buffers: list[Buffer]) -> dict[str, int]:
+    """Largest buffer first, each at the lowest aligned offset that no time-overlapping buffer uses."""
+    return place(sorted(buffers, key=lambda b: (-b.size, b.first, b.name)))
+
+
+# Orders tried by best_greedy; greedy by size comes first and wins ties.
+_ORDERS = (
+    lambda b: (-b.size, b.first, b.name),
+    lambda b: (-b.size, -b.last, b.name),
+    lambda b: (b.first, -b.size, b.name),
+    lambda b: (-(b.last - b.first + 1) * b.size, b.first, b.name),
+)
+
+
+def best_greedy(buffers: list[Buffer]) -> dict[str, int]:
+    """Greedy by size and a few other greedy orders, first and best fit: the smallest arena wins.
+
+    No single greedy order is best on every graph (a WaveNet stack's long-lived skip sums defeat plain
+    greedy by size), and each try costs microseconds, so the planner keeps whichever packs tightest."""
+    plans = [place(sorted(buffers, key=order), best_fit) for order in _ORDERS for best_fit in (False, True)]
+    return min(plans, key=lambda offsets: arena_size(buffers, offsets))
 
 
 def lower_bound(buffers: list[Buffer]) -> int:
@@ -87,35 +113,41 @@ def attach_scratch(graph: Graph) -> Graph:
 
 
 def liveness(graph: Graph) -> Graph:
-    """Lifetimes of arena buffers (meta["buffers"]) and view aliases (meta["aliases"]).
+    """Lifetimes of arena buffers (meta["buffers"]) and shared storage (meta["aliases"]).
 
-    A view's output shares its input's bytes whenever the output is an ordinary activation, so its readers
-    extend the lifetime of the tensor that really owns the bytes.
+    An output that an op says can share input 0's bytes (OpSpec.aliases) does so when it is an ordinary
+    activation, and its readers extend the lifetime of the tensor that really owns the bytes. Storage that is
+    rewritten later in the step (state) is never shared: a reader after the rewrite would see the new value.
     """
-    aliases: dict[str, str] = {}
+    aliases: dict[str, tuple[str, int]] = {}
     for node in graph.nodes:
-        if get_op(node.op_type, node.domain, node.name).view and \
-                graph.tensors[node.outputs[0]].kind == TensorKind.ACTIVATION:
-            src = node.inputs[0]
-            aliases[node.outputs[0]] = aliases.get(src, src)
+        offsets = get_op(node.op_type, node.domain, node.name).aliases(node, graph)
+        if offsets is None:
+            continue
+        root, base = aliases.get(node.inputs[0], (node.inputs[0], 0))
+        if graph.tensors[root].kind == TensorKind.STATE:
+            continue
+        for out, off in zip(node.outputs, offsets):
+            if out and graph.tensors[out].kind == TensorKind.ACTIVATION:
+                aliases[out] = (root, base + off)
     first: dict[str, int] = {}
     last: dict[str, int] = {}
     for step, node in enumerate(graph.nodes):
         for name in (*node.outputs, *node.attrs.get("_scratch", ())):
             if name:
-                root = aliases.get(name, name)
+                root = aliases.get(name, (name, 0))[0]
                 first.setdefault(root, step)
                 last[root] = max(last.get(root, step), step)
         for name in node.inputs:
             if name:
-                root = aliases.get(name, name)
+                root = aliases.get(name, (name, 0))[0]
                 last[root] = max(last.get(root, step), step)
     buffers = tuple(Buffer(name, graph.tensors[name].nbytes, first[name], last[name]) for name in first
                     if graph.tensors[name].kind in (TensorKind.ACTIVATION, TensorKind.SCRATCH))
     return graph.replace(meta={**graph.meta, "aliases": aliases, "buffers": buffers})
 
 
-def plan_memory(graph: Graph, planner=greedy_by_size) -> Graph:
+def plan_memory(graph: Graph, planner=best_greedy) -> Graph:
     """Place arena buffers with ``planner``, state tensors in the state block, I/O in the caller's buffers."""
     buffers = list(graph.meta["buffers"])
     offsets = planner(buffers)

@@ -1,0 +1,9 @@
+#ifndef DG_CUMSUM_H
+#define DG_CUMSUM_H
+#include "dietgen/common.h"
+
+/* Running sums of x: (outer, n, inner) along its middle axis into y, same shape. exclusive: each sum leaves
+ * out its own element; reverse: sums run from the end. */
+void dg_cumsum(const float *x, float *y, dg_int outer, dg_int n, dg_int inner, int exclusive, int reverse);
+
+#endif

@@ -1,0 +1,46 @@
+#include "dietgen/gemm.h"
+
+void dg_gemm(const float *a, dg_int sam, dg_int sak, const float *b, dg_int sbk, dg_int sbn, const float *c,
+             dg_int scm, dg_int scn, float *y, dg_int m, dg_int n, dg_int k, float alpha, float beta, dg_fn fn)
+{
+    dg_int i, j, p;
+    for (i = 0; i < m; ++i) {
+        float *yi = y + i * n;
+        for (j = 0; j < n; ++j)
+            yi[j] = c ? beta * c[i * scm + j * scn] : 0.0f;
+        for (p = 0; p < k; ++p) {
+            float av = alpha * a[i * sam + p * sak];
+            const float *bp = b + p * sbk;
+            for (j = 0; j < n; ++j)
+                yi[j] += av * bp[j * sbn];
+        }
+        dg_apply_n(fn, yi, n);
+    }
+}
+
+void dg_matmul(const float *a, const dg_int *a_offsets, const float *b, const dg_int *b_offsets, float *y,
+               dg_int batches, dg_int m, dg_int n, dg_int k, dg_fn fn)
+{
+    dg_int i;
+    for (i = 0; i < batches; ++i)
+        dg_gemm(a + a_offsets[i], k, 1, b + b_offsets[i], n, 1, NULL, 0, 0, y + i * m * n, m, n, k, 1.0f,
+                0.0f, fn);
+}
+
+void dg_dense(const float *x, const float *w, const float *bias, float *y, dg_int rows, dg_int k, dg_int n,
+              dg_fn fn)
+{
+    dg_int r, j, p;
+    for (r = 0; r < rows; ++r) {
+        const float *xr = x + r * k;
+        float *yr = y + r * n;
+        for (j = 0; j < n; ++j) {
+            const float *wj = w + j * k;
+            float acc = bias ? DG_RD(bias + j) : 0.0f;
+            for (p = 0; p < k; ++p)
+                acc += DG_RD(wj + p) * xr[p];
+            yr[j] = acc;
+        }
+        dg_apply_n(fn, yr, n);
+    }
+}
