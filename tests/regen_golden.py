@@ -15,7 +15,12 @@ from dietgen.pipeline import compile_model  # noqa: E402
 
 
 def generate(name: str) -> dict[str, str]:
-    return render(compile_model(GOLDEN[name](), name=name).graph)
+    """The generated files of a golden model. The runtime kernels copied beside them (dietgen/*) are
+    firmware/'s own files, so only their names are kept, in RUNTIME."""
+    files = render(compile_model(GOLDEN[name](), name=name).graph)
+    runtime = sorted(rel for rel in files if rel.startswith("dietgen/"))
+    generated = {rel: text for rel, text in files.items() if not rel.startswith("dietgen/")}
+    return {**generated, "RUNTIME": "".join(f"{rel}\n" for rel in runtime)}
 
 
 if __name__ == "__main__":

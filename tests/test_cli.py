@@ -266,3 +266,21 @@ def test_checkpoint_cannot_name_arbitrary_code(tmp_path):
                                                   "architecture": "os:system", "config": {}}))
     (tmp_path / "ck.safetensors").write_bytes(b"")
     assert_one_line_error(run("inspect", tmp_path / "ck.json"), "unknown architecture")
+
+
+def test_runtime_comparison_is_refused_after_the_passes(tmp_path):
+    threshold = numpy_helper.from_array(np.array(0.5, np.float32), "t")
+    nodes = [helper.make_node("Greater", ["x", "t"], ["mask"], name="cmp"),
+             helper.make_node("Where", ["mask", "x", "t"], ["y"], name="sel")]
+    graph = helper.make_graph(nodes, "g", [_vi("x", [4])], [_vi("y", [4])], [threshold])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "cmp.onnx")
+    assert_one_line_error(run("export", tmp_path / "cmp.onnx", "-o", tmp_path / "out"), "computed at run time")
+    assert not (tmp_path / "out").exists()
+
+
+def test_demo_checkpoint_mixing_every_layer_family_verifies(root):
+    result = run("verify", root / "examples" / "demo", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["ok"]

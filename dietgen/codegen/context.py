@@ -17,8 +17,9 @@ def c_float(x: float) -> str:
         return "NAN"
     if math.isinf(x):
         return "INFINITY" if x > 0 else "-INFINITY"
-    text = np.format_float_scientific(np.float32(x), unique=True, trim="0", exp_digits=1)
-    return text.replace("e+", "e") + "f"
+    if x == 0 or 1e-4 <= abs(x) < 1e7:
+        return np.format_float_positional(np.float32(x), unique=True, trim="0") + "f"
+    return np.format_float_scientific(np.float32(x), unique=True, trim="0", exp_digits=1).replace("e+", "e") + "f"
 
 
 def c_int(x: int) -> str:
@@ -47,13 +48,13 @@ class EmitContext:
         if t.kind == TensorKind.WEIGHT:
             self.used_weights.add(name)
             return self.weight_symbols[name]
-        if t.kind == TensorKind.INPUT:
-            return f"(in + {self.plan.io_offsets[name]})"
-        if t.kind == TensorKind.OUTPUT:
-            return f"(out + {self.plan.io_offsets[name]})"
-        if t.kind == TensorKind.STATE:
-            return f"(S + {self.plan.state_offsets[name] // 4})"
-        return f"(A + {self.plan.offsets[name] // 4})"
+        if t.kind in (TensorKind.INPUT, TensorKind.OUTPUT):
+            base, offset = ("in" if t.kind == TensorKind.INPUT else "out"), self.plan.io_offsets[name]
+        elif t.kind == TensorKind.STATE:
+            base, offset = "S", self.plan.state_offsets[name] // 4
+        else:
+            base, offset = "A", self.plan.offsets[name] // 4
+        return f"({base} + {offset})" if offset else base
 
     def aliased(self, name: str) -> bool:
         return name in self.plan.aliases

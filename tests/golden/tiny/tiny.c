@@ -12,7 +12,6 @@ extern float TINY_EXTERNAL_ARENA[];
 static float tiny_arena[64];
 #define DG_ARENA tiny_arena
 #endif
-static float tiny_state[1];
 
 static const dg_int dg_t0[] = {
     8, 4
@@ -28,22 +27,15 @@ static const dg_int dg_t2[] = {
 
 void tiny_init(void)
 {
-    float *const S = tiny_state;
-    memset(S, 0, sizeof tiny_state);
 }
 
 void tiny_step(const float *in, float *out)
 {
     float *const A = DG_ARENA;
-    float *const S = tiny_state;
-    (void)in;
-    (void)out;
-    (void)A;
-    (void)S;
     /* conv: Conv -> (1, 4, 8) */
-    dg_conv1d((in + 0), tiny_w_conv_weight, tiny_w_conv_bias, (A + 0), 1, 2, 8, 4, 8, 2, 1, 2, 2, 1, DG_FN(DG_F_RELU, 0.0e0f, 0.0e0f));
+    dg_conv1d(in, tiny_w_conv_weight, tiny_w_conv_bias, A, 1, 2, 8, 4, 8, 2, 1, 2, 2, 1, DG_FN(DG_F_RELU, 0.0f, 0.0f));
     /* to_frames: Transpose -> (1, 8, 4) */
-    dg_copy_nd((A + 0), (A + 32), 2, dg_t0, dg_t1, dg_t2);
+    dg_copy_nd(A, (A + 32), 2, dg_t0, dg_t1, dg_t2);
     /* fc: Dense -> (1, 8, 3) */
-    dg_dense((A + 32), tiny_w_fc_folded_weight, tiny_w_fc_folded_bias, (out + 0), 8, 4, 3, DG_FN(DG_F_TANH, 0.0e0f, 0.0e0f));
+    dg_dense((A + 32), tiny_w_fc_folded_weight, tiny_w_fc_folded_bias, out, 8, 4, 3, DG_FN(DG_F_TANH, 0.0f, 0.0f));
 }
