@@ -4,8 +4,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DIETGEN := $(VENV)/bin/dietgen
 # Debian packages the tests need: host C compilers (gcc and clang, both must accept the generated C, and
-# clang's sanitizer runtime) and cmake for the generated CMake project.
-APT_PACKAGES := gcc clang libclang-rt-14-dev cmake libc6-dev
+# clang's sanitizer runtime), cmake for the generated CMake project, valgrind (instruction counts), the
+# cross compilers and emulators of the boards (Cortex-M, AVR, Raspberry Pi) and FluidSynth with a small
+# General MIDI SoundFont for the training data.
+APT_PACKAGES := gcc clang libclang-rt-14-dev cmake libc6-dev valgrind \
+  gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
+  gcc-avr avr-libc binutils-avr simavr libsimavr-dev arduino-core-avr \
+  gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross qemu-user \
+  fluidsynth timgm6mb-soundfont
 JOBS ?= 2
 
 .PHONY: demo test setup system clean

@@ -1,38 +1,13 @@
-"""The dietgen command line: parse, call the Python API, print. No decisions are made here."""
+"""dietgen inspect / export / verify: what a model costs, its C, and the proof that the C is right."""
 from __future__ import annotations
 
 import json
 import math
-import os
-import sys
 
 import click
 
-from dietgen import __version__
+from dietgen.cli.common import MODEL_HELP, cli, model_options, shapes_option_value
 from dietgen.errors import DietgenError
-
-MODEL_HELP = "MODEL is an .onnx file, a dietgen checkpoint (.json + .safetensors), or package.module:factory."
-
-
-def _shapes(values: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
-    from dietgen.frontend.onnx_model import parse_shape
-    return dict(parse_shape(v) for v in values)
-
-
-def model_options(f):
-    f = click.option("--shape", "shapes", multiple=True, metavar="NAME=DxDxD",
-                     help="Static shape of an input (repeatable), e.g. x=1x1x16000.")(f)
-    f = click.argument("model")(f)
-    return f
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-@click.version_option(__version__, prog_name="dietgen")
-def cli():
-    """dietgen: generative audio models as verified, malloc-free C for small boards.
-
-    Pipeline: model -> ONNX -> layer IR -> passes -> memory plan -> C.
-    """
 
 
 @cli.command(help="Per-node cost (op, shapes, parameters, MACs, bytes) and the memory plan of MODEL. " + MODEL_HELP)
@@ -41,7 +16,7 @@ def cli():
 def inspect(model, shapes, as_json):
     from dietgen.report.inspect import inspect as run
     from dietgen.report.table import human_bytes, table
-    report = run(model, shapes=_shapes(shapes))
+    report = run(model, shapes=shapes_option_value(shapes))
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
@@ -68,7 +43,7 @@ def inspect(model, shapes, as_json):
 @click.option("--block", type=click.IntRange(1), help="Audio frames per step recorded in the header.")
 def export(model, shapes, out_dir, force, name, sample_rate, block):
     from dietgen.pipeline import export as run
-    compiled = run(model, out_dir, shapes=_shapes(shapes), name=name, force=force, sample_rate=sample_rate,
+    compiled = run(model, out_dir, shapes=shapes_option_value(shapes), name=name, force=force, sample_rate=sample_rate,
                    block=block)
     plan = compiled.graph.meta["plan"]
     click.echo(f"wrote {out_dir}: {compiled.c_name}.h/.c, {len(compiled.graph.nodes)} kernel calls, arena "
@@ -88,7 +63,7 @@ def export(model, shapes, out_dir, force, name, sample_rate, block):
 def verify(model, shapes, input_path, tol, seed, sanitize, as_json):
     from dietgen.report.table import table
     from dietgen.verify import verify as run
-    report = run(model, shapes=_shapes(shapes), inputs=input_path, tol=tol, seed=seed, sanitize=sanitize)
+    report = run(model, shapes=shapes_option_value(shapes), inputs=input_path, tol=tol, seed=seed, sanitize=sanitize)
     if as_json:
         click.echo(json.dumps({"model": report.c_name, "tol": tol, "ok": report.ok, "outputs": [
             {"name": o.name, "shape": list(o.shape), "max_abs": o.max_abs, "max_rel": o.max_rel,
@@ -101,26 +76,3 @@ def verify(model, shapes, input_path, tol, seed, sanitize, as_json):
                           for o in report.outputs], {2, 3, 4}))
     if not report.ok:
         raise DietgenError(f"{report.c_name}: generated C differs from onnxruntime beyond --tol {tol:g}")
-
-
-def main(argv=None):
-    """Console entry point: bad input is a one-line error; an unexpected crash is one line too unless
-    DIETGEN_DEBUG is set (then the traceback is shown for a bug report)."""
-    try:
-        cli.main(args=argv, prog_name="dietgen", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # a bug: keep the user's terminal clean, but say how to get details
-        if os.environ.get("DIETGEN_DEBUG"):
-            raise
-        click.echo(f"Error: internal error ({type(exc).__name__}: {exc}); rerun with DIETGEN_DEBUG=1 and "
-                   f"report it", err=True)
-        sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,35 @@
+"""The dietgen command line. Each module adds its commands to the group in cli.common."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from dietgen.cli import model  # noqa: F401  (registers inspect, export, verify)
+from dietgen.cli.common import cli
+
+__all__ = ["cli", "main"]
+
+
+def main(argv=None):
+    """Console entry point: bad input is a one-line error; an unexpected crash is one line too unless
+    DIETGEN_DEBUG is set (then the traceback is shown for a bug report)."""
+    try:
+        cli.main(args=argv, prog_name="dietgen", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug: keep the user's terminal clean, but say how to get details
+        if os.environ.get("DIETGEN_DEBUG"):
+            raise
+        click.echo(f"Error: internal error ({type(exc).__name__}: {exc}); rerun with DIETGEN_DEBUG=1 and "
+                   f"report it", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""The C runtime: every kernel an op names exists, and every kernel compiles warning-free with gcc and clang."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from dietgen.ops import registry
+from dietgen.resources import firmware
+from dietgen.toolchain.host import STRICT
+
+KERNELS = sorted(p.stem for p in (firmware() / "src").glob("*.c"))
+
+
+@pytest.mark.parametrize("spec", sorted(registry().values(), key=lambda s: (s.domain, s.op_type)),
+                         ids=lambda s: s.op_type)
+def test_op_names_an_existing_kernel(spec):
+    if spec.kernel is None:
+        return
+    assert (firmware() / "include" / "dietgen" / f"{spec.kernel}.h").is_file()
+    assert (firmware() / "src" / f"{spec.kernel}.c").is_file()
+
+
+def test_every_kernel_serves_an_op():
+    used = {s.kernel for s in registry().values()}
+    assert set(KERNELS) <= used, f"kernels no op uses: {set(KERNELS) - used}"
+
+
+@pytest.mark.parametrize("cc", ["gcc", "clang"])
+@pytest.mark.parametrize("opt", ["-O0", "-O2", "-Os"])
+def test_kernels_compile_strict(cc, opt, tmp_path):
+    for kernel in KERNELS:
+        result = subprocess.run([cc, *STRICT, opt, f"-I{firmware() / 'include'}", "-c",
+                                 str(firmware() / "src" / f"{kernel}.c"), "-o", str(tmp_path / f"{kernel}.o")],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, f"{cc} {opt} {kernel}.c:\n{result.stderr}"
