@@ -111,6 +111,9 @@ def test_factory_model_with_shape(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     result = run("verify", "user_models:make", "--shape", "x=1x1x32")
     assert result.exit_code == 0, result.output
+    result = run("inspect", "torch.nn:Tanh", "--shape", "x=1x8")  # a Module class is instantiated
+    assert result.exit_code == 0 and "Tanh" in result.output
+    assert_one_line_error(run("inspect", "user_models:nothing", "--shape", "x=1x8"), "cannot import")
 
 
 # -- bad input -----------------------------------------------------------------------------------------------

@@ -39,7 +39,15 @@ def _factory(spec: str):
         obj = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise DietgenError(f"{spec}: cannot import ({exc}); expected package.module:factory on PYTHONPATH")
-    return obj() if callable(obj) and not hasattr(obj, "forward") else obj
+    import torch
+    if isinstance(obj, torch.nn.Module):
+        return obj
+    if not callable(obj):
+        raise DietgenError(f"{spec}: is a {type(obj).__name__}; name a torch.nn.Module, its class or a factory")
+    try:
+        return obj()  # a Module class or a factory function, called without arguments
+    except TypeError as exc:
+        raise DietgenError(f"{spec}: cannot be called without arguments ({exc}); wrap it in a factory function")
 
 
 def load_model(model: Any, shapes: Shapes | None = None, name: str | None = None) -> LoadedModel:
