@@ -51,9 +51,10 @@ def save_checkpoint(module, path: str | os.PathLike, architecture: str, config: 
     cfg_path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in module.state_dict().items()}
     save_file(state, str(weights_path))
-    doc = {"format": FORMAT, "version": 1, "architecture": architecture, "config": config, "inputs": inputs,
-           **meta}
-    cfg_path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    doc = {"format": FORMAT, "version": 1, "architecture": architecture, "config": dict(sorted(config.items())),
+           "inputs": inputs, **meta}
+    # Keys sorted for stable files, except the inputs: their order is the order the model takes them in.
+    cfg_path.write_text(json.dumps({k: doc[k] for k in sorted(doc)}, indent=2) + "\n")
     return cfg_path, weights_path
 
 
