@@ -10,7 +10,7 @@ from pathlib import Path
 from dietgen.errors import DietgenError
 
 
-def write_tree(files: dict[str, str], out_dir, *, force: bool = False) -> Path:
+def write_tree(files: dict[str, str | bytes], out_dir, *, force: bool = False) -> Path:
     out = Path(out_dir)
     if out.exists() and not force:
         raise DietgenError(f"{out}: already exists; choose another folder or pass --force to replace it")
@@ -26,7 +26,10 @@ def write_tree(files: dict[str, str], out_dir, *, force: bool = False) -> Path:
         for rel, text in files.items():
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
+            if isinstance(text, bytes):
+                path.write_bytes(text)
+            else:
+                path.write_text(text)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
             os.replace(out, old / out.name)

@@ -1,0 +1,62 @@
+"""Figures as PNG bytes (matplotlib with the Agg backend: no display needed)."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+
+def _figure(width: float, height: float):
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    return Figure(figsize=(width, height), dpi=100)
+
+
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    # A fixed creation date in the metadata keeps the same figure the same bytes.
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def log_spectrogram_db(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
+    """(frequency bins, frames) magnitude in dB of a Hann-windowed STFT, floored 100 dB below 1."""
+    audio = np.asarray(audio, dtype=np.float64)
+    audio = np.pad(audio, (0, max(0, n_fft - len(audio))))
+    frames = 1 + (len(audio) - n_fft) // hop
+    index = np.arange(n_fft)[None, :] + hop * np.arange(frames)[:, None]
+    spectrum = np.abs(np.fft.rfft(audio[index] * np.hanning(n_fft), axis=1)).T
+    return 20.0 * np.log10(np.maximum(spectrum, 1e-5))
+
+
+def spectrogram_pair_png(reference: np.ndarray, generated: np.ndarray, sample_rate: int, title: str) -> bytes:
+    """The reference note's spectrogram beside the generated one, on one colour scale."""
+    figure = _figure(10, 3.6)
+    axes = figure.subplots(1, 2, sharey=True)
+    spectra = [log_spectrogram_db(reference), log_spectrogram_db(generated)]
+    top = max(s.max() for s in spectra)
+    for ax, spectrum, label, audio in zip(axes, spectra, ("reference", "generated"), (reference, generated)):
+        image = ax.imshow(spectrum, origin="lower", aspect="auto", cmap="magma", vmin=top - 80, vmax=top,
+                          extent=(0, len(audio) / sample_rate, 0, sample_rate / 2000))
+        ax.set_title(label)
+        ax.set_xlabel("time (s)")
+    axes[0].set_ylabel("frequency (kHz)")
+    figure.colorbar(image, ax=list(axes), label="dB")
+    figure.suptitle(title)
+    return _png(figure)
+
+
+def loss_curve_png(history: list[dict], best_epoch: int) -> bytes:
+    """Training and validation loss per epoch, the kept (best-validation) epoch marked."""
+    figure = _figure(6, 3.6)
+    ax = figure.subplots()
+    trained = [h for h in history if h["train_loss"] is not None]
+    ax.plot([h["epoch"] for h in trained], [h["train_loss"] for h in trained], label="train")
+    ax.plot([h["epoch"] for h in history], [h["valid_loss"] for h in history], label="valid")
+    ax.axvline(best_epoch, color="grey", linestyle=":", label=f"kept (epoch {best_epoch})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend()
+    figure.tight_layout()
+    return _png(figure)

@@ -1,0 +1,212 @@
+"""Training a dietgen.models family on a rendered dataset or an NSynth copy.
+
+Adam with weight decay, ReduceLROnPlateau on the validation loss, early stopping, and the best-validation model
+kept as a checkpoint in the run folder (config.json + model.safetensors, nothing pickled). The checkpoint is
+written to a temporary folder and renamed into place with Ctrl-C held back for the two renames, so an
+interrupted run always leaves the last good checkpoint whole. The untrained model is checkpoint 0, so a run
+folder always holds one."""
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import torch
+
+from dietgen import models
+from dietgen.data.dataset import Dataset
+from dietgen.errors import DietgenError
+from dietgen.models.base import AudioModel, build
+
+HISTORY = "train.json"
+MAX_GRAD_NORM = 1.0   # the recurrent families (SING's LSTM, DDSP's GRU) otherwise spike early in training
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    initial_valid: float
+    best_valid: float
+    best_epoch: int
+    stopped: str
+    history: list[dict] = field(default_factory=list)
+
+
+def pick_device(device: str | None) -> torch.device:
+    """The given device, else CUDA when present, else the CPU."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        chosen = torch.device(device)
+    except RuntimeError:
+        raise DietgenError(f"device {device!r}: give cpu, cuda or cuda:N")
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise DietgenError(f"device {device!r}: no CUDA device here; use --device cpu")
+    return chosen
+
+
+def batch_to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+def mean_loss(model: AudioModel, loader, device: torch.device) -> float:
+    """The loss averaged over every example of ``loader`` (batches weighted by their size)."""
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for batch in loader:
+            n = batch["audio"].shape[0]
+            total += float(model.loss(batch_to(batch, device))) * n
+            count += n
+    return total / count
+
+
+def build_for_data(family: str, preset: str, instruments: int, overrides: dict[str, Any] | None = None):
+    """``build`` with the dataset's instrument count for families conditioned on the instrument."""
+    overrides = dict(overrides or {})
+    known = models.base.families()
+    if family in known and "num_instruments" in inspect.signature(known[family]).parameters:
+        overrides.setdefault("num_instruments", instruments)
+    return build(family, preset, **overrides)
+
+
+@contextmanager
+def _interrupt_held_back():
+    """Ctrl-C during the block is delivered at its end, so the block is never cut in half."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
+def _replace_atomically(write: Callable[[Path], None], names: list[str], run_dir: Path) -> None:
+    """``write`` fills a temporary folder; the files ``names`` are then renamed into ``run_dir`` in order."""
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp.", dir=run_dir))
+    try:
+        write(tmp)
+        with _interrupt_held_back():
+            for name in names:
+                os.chmod(tmp / name, 0o644)   # mkdtemp's private mode must not stick to the run's files
+                os.replace(tmp / name, run_dir / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def save_run_checkpoint(model: AudioModel, run_dir: Path, inputs: dict, training: dict) -> None:
+    # Weights first: the config names the epoch, so it lands last.
+    _replace_atomically(lambda tmp: models.save_checkpoint(model, tmp, model.family, model.config, inputs,
+                                                           training=training),
+                        ["model.safetensors", "config.json"], run_dir)
+
+
+def _prepare_run_dir(out_dir, force: bool) -> Path:
+    run_dir = Path(out_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise DietgenError(f"{run_dir}: exists and is not a folder; choose a folder for the run")
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        if not force:
+            raise DietgenError(f"{run_dir}: already exists; choose another folder or pass --force to replace it")
+        shutil.rmtree(run_dir)   # a stale eval/ or loss curve must not pass for the new run's
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DietgenError(f"{run_dir}: cannot write there ({exc.strerror}); choose a writable folder")
+    return run_dir
+
+
+def train(family: str, preset: str, data_dir, out_dir, *, epochs: int = 100, batch_size: int = 16,
+          lr: float = 1e-3, weight_decay: float = 1e-4, patience: int = 10, crop: int | None = None,
+          seed: int = 0, device: str | None = None, time_limit: float | None = None,
+          overrides: dict[str, Any] | None = None, force: bool = False,
+          progress: Callable[[Iterable, str], Iterable] = lambda items, label: items,
+          on_epoch: Callable[[dict], None] = lambda record: None) -> TrainResult:
+    """Train ``family`` at ``preset`` on ``data_dir``; the best-validation checkpoint goes to ``out_dir``.
+
+    ``crop`` (samples) trains and validates on frame-aligned excerpts; ``time_limit`` (minutes) stops after the
+    epoch that passes it; ``progress(batches, label)`` wraps each epoch's batches (a progress bar);
+    ``on_epoch`` receives each epoch's record."""
+    for name, value in (("epochs", epochs), ("batch size", batch_size), ("patience", patience)):
+        if value < 1:
+            raise DietgenError(f"{name} {value}: give a positive number")
+    torch.manual_seed(seed)
+    dataset = Dataset(data_dir)
+    model = build_for_data(family, preset, len(dataset.instruments), overrides)
+    run_dir = _prepare_run_dir(out_dir, force)
+    device_ = pick_device(device)
+    model.to(device_)
+    train_loader = dataset.loader("train", batch_size, crop=crop, shuffle=True, seed=seed)
+    valid_loader = dataset.loader("valid", batch_size, crop=crop, seed=seed)
+    inputs = {name: list(shape) for name, shape in model.export_module()[1].items()}
+    settings = {"family": family, "preset": preset, "data": str(data_dir),
+                "instruments": dataset.instruments, "note_samples": dataset.note_samples, "crop": crop,
+                "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+                "patience": patience, "seed": seed, "overrides": dict(overrides or {}),
+                "parameters": sum(p.numel() for p in model.parameters())}
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(1, patience // 3))
+
+    started = time.monotonic()
+    best = mean_loss(model, valid_loader, device_)
+    history = [{"epoch": 0, "train_loss": None, "valid_loss": best, "lr": lr, "seconds": 0.0}]
+    initial, best_epoch, stopped = best, 0, "epochs"
+    save_run_checkpoint(model, run_dir, inputs, {**settings, "epoch": 0, "valid_loss": best})
+    _write_history(run_dir, settings, history, best_epoch)
+    on_epoch(history[-1])
+    for epoch in range(1, epochs + 1):
+        model.train()
+        train_loader.dataset.set_epoch(epoch)
+        total, count = 0.0, 0
+        for batch in progress(train_loader, f"epoch {epoch}/{epochs}"):
+            loss = model.loss(batch_to(batch, device_))
+            if not torch.isfinite(loss):
+                raise DietgenError(f"training diverged at epoch {epoch} (loss {float(loss)}); the best "
+                                   f"checkpoint (epoch {best_epoch}) is kept in {run_dir}; lower --lr")
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
+            optimizer.step()
+            total += float(loss.detach()) * batch["audio"].shape[0]
+            count += batch["audio"].shape[0]
+        valid = mean_loss(model, valid_loader, device_)
+        scheduler.step(valid)
+        history.append({"epoch": epoch, "train_loss": total / count, "valid_loss": valid,
+                        "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.monotonic() - started, 2)})
+        if valid < best:
+            best, best_epoch = valid, epoch
+            save_run_checkpoint(model, run_dir, inputs, {**settings, "epoch": epoch, "valid_loss": valid})
+        _write_history(run_dir, settings, history, best_epoch)
+        on_epoch(history[-1])
+        if epoch - best_epoch >= patience:
+            stopped = "early stop"
+            break
+        if time_limit is not None and time.monotonic() - started > 60 * time_limit:
+            stopped = "time limit"
+            break
+    return TrainResult(run_dir, initial, best, best_epoch, stopped, history)
+
+
+def _write_history(run_dir: Path, settings: dict, history: list[dict], best_epoch: int) -> None:
+    from dietgen.report.plots import loss_curve_png
+
+    def write(tmp: Path) -> None:
+        document = {"settings": settings, "best_epoch": best_epoch, "history": history}
+        (tmp / HISTORY).write_text(json.dumps(document, indent=2) + "\n")
+        (tmp / "loss.png").write_bytes(loss_curve_png(history, best_epoch))
+
+    _replace_atomically(write, [HISTORY, "loss.png"], run_dir)
