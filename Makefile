@@ -38,11 +38,16 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 test: setup
 	$(PY) -m pytest -n $(JOBS) -q
 
+# The main job on a trained example: inspect, C export + host build, verify (sanitizers), the budget on every
+# board, and the same C cross-compiled and run on an emulated Raspberry Pi 4 and Arduino Nano 33 BLE.
 demo: setup
-	$(DIETGEN) inspect examples/demo
-	$(DIETGEN) export examples/demo -o build/demo --force
-	$(MAKE) -C build/demo
-	$(DIETGEN) verify examples/demo --sanitize
+	$(DIETGEN) inspect examples/ddsp
+	$(DIETGEN) export examples/ddsp -o build/ddsp --force
+	$(MAKE) -C build/ddsp
+	$(DIETGEN) verify examples/ddsp --sanitize
+	$(DIETGEN) check examples/ddsp --all-boards
+	$(DIETGEN) verify examples/ddsp --board rpi4
+	$(DIETGEN) verify examples/demo --board nano33ble
 
 clean:
 	rm -rf build $(VENV)

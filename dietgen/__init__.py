@@ -5,6 +5,7 @@ Python API (the CLI is a thin layer over these):
     dietgen.export(model, out_dir)        -> writes the C library and host build files
     dietgen.verify(model)                 -> VerifyReport (generated C vs onnxruntime)
     dietgen.inspect(model)                -> Inspection (per-node cost and the memory plan)
+    dietgen.check(model, board)           -> BudgetReport (flash, RAM, time per block against a board)
 """
 __version__ = "0.1.0"
 
@@ -17,6 +18,9 @@ def __getattr__(name):
     if name == "verify":
         from dietgen.verify import verify
         return verify
+    if name in ("check", "check_all"):
+        from dietgen import budget
+        return getattr(budget, name)
     if name == "inspect":
         from dietgen.report.inspect import inspect
         return inspect

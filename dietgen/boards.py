@@ -3,16 +3,20 @@
 Schema (every figure's source goes in [sources], keyed by the field it backs):
 
     id, name, vendor, mcu, core, clock_hz, ram_bytes, flash_bytes, fpu ("none" | "single" | "double"),
-    simd (list: "dsp", "helium", "neon"), framework_ram_bytes (RAM the framework/OS takes before dietgen),
+    simd (list: "dsp", "helium", "neon", "pie"), framework_ram_bytes (RAM the framework/OS takes before dietgen),
     audio_out (list: "serial", "dac", "pwm", "i2s", "stdout"),
-    [platformio] platform, board, framework          (the official PlatformIO environment)
+    [platformio] platform, board, framework          (the official PlatformIO environment; board and framework
+                                                      are "" for platform "native", built on the board itself)
     [toolchain]  cc, cflags (list), ldflags (list), debian_package    (cross compiler; cc may be "" = none here)
+                 arduino_variant, arduino_board       (optional: the variant folder and ARDUINO_<board> macro of
+                                                      Debian's arduino-core-avr, for offline Arduino builds)
     [emulator]   kind ("qemu-system" | "simavr" | "qemu-user" | "none"), machine / mcu / cpu / binary,
                  debian_package
     [sources]    field = "where the figure comes from"
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import sys
 from dataclasses import dataclass, field
@@ -32,6 +36,8 @@ CORES = ("avr", "cortex-m0plus", "cortex-m3", "cortex-m4f", "cortex-m7", "cortex
          "cortex-a53", "cortex-a72", "cortex-a76")
 FPUS = ("none", "single", "double")
 EMULATORS = ("qemu-system", "simavr", "qemu-user", "none")
+SIMD = ("dsp", "helium", "neon", "pie")
+AUDIO_OUT = ("serial", "dac", "pwm", "i2s", "stdout")
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,13 @@ class Toolchain:
     cflags: tuple[str, ...] = ()
     ldflags: tuple[str, ...] = ()
     debian_package: str = ""
+    arduino_variant: str = ""
+    arduino_board: str = ""
+
+    @property
+    def cxx(self) -> str:
+        """The C++ driver beside cc (arm-none-eabi-gcc -> arm-none-eabi-g++)."""
+        return self.cc[:-3] + "g++" if self.cc.endswith("gcc") else self.cc
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,10 @@ class Board:
     @property
     def is_linux(self) -> bool:
         return self.core.startswith("cortex-a")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**{k: v for k, v in dataclasses.asdict(self).items() if k != "path"},
+                "simd": list(self.simd), "audio_out": list(self.audio_out)}
 
 
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
@@ -112,11 +129,12 @@ def load_board(path: Path) -> Board:
     for key in ("platform", "board", "framework"):
         if not isinstance(doc["platformio"].get(key), str):
             raise fail(f"platformio.{key}", "is missing")
-    try:
-        toolchain = Toolchain(**{k: tuple(v) if isinstance(v, list) else v for k, v in doc["toolchain"].items()})
-        emulator = Emulator(**doc["emulator"])
-    except TypeError as exc:
-        raise DietgenError(f"{path.name}: bad [toolchain] or [emulator] table ({exc})")
+    for key, allowed in (("simd", SIMD), ("audio_out", AUDIO_OUT)):
+        unknown = [v for v in doc[key] if v not in allowed]
+        if unknown:
+            raise fail(key, f"has {unknown[0]!r}; expected values from {', '.join(allowed)}")
+    toolchain = Toolchain(**_table(doc["toolchain"], Toolchain, "toolchain", fail))
+    emulator = Emulator(**_table(doc["emulator"], Emulator, "emulator", fail))
     if emulator.kind not in EMULATORS:
         raise fail("emulator.kind", f"is {emulator.kind!r}; expected one of {', '.join(EMULATORS)}")
     missing_sources = [k for k in ("clock_hz", "ram_bytes", "flash_bytes") if k not in doc["sources"]]
@@ -125,6 +143,28 @@ def load_board(path: Path) -> Board:
     return Board(doc["id"], doc["name"], doc["vendor"], doc["mcu"], doc["core"], doc["clock_hz"],
                  doc["ram_bytes"], doc["flash_bytes"], doc["fpu"], tuple(doc["simd"]), doc["framework_ram_bytes"],
                  tuple(doc["audio_out"]), dict(doc["platformio"]), toolchain, emulator, dict(doc["sources"]), path)
+
+
+def _table(table: dict[str, Any], cls: type, section: str, fail) -> dict[str, Any]:
+    """The fields of one [section] checked against the dataclass that holds them: names and types."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    out = {}
+    for key, value in table.items():
+        if key not in fields:
+            raise fail(f"{section}.{key}", f"is not a known field; known: {', '.join(fields)}")
+        want = fields[key].type
+        if want.startswith("tuple"):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise fail(f"{section}.{key}", "should be a list of strings")
+            value = tuple(value)
+        elif not isinstance(value, str):
+            raise fail(f"{section}.{key}", f"should be str, got {type(value).__name__}")
+        out[key] = value
+    required = [f.name for f in fields.values() if f.default is dataclasses.MISSING]
+    missing = [k for k in required if k not in out]
+    if missing:
+        raise fail(f"{section}.{missing[0]}", "is missing")
+    return out
 
 
 @lru_cache(maxsize=None)

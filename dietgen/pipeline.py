@@ -41,8 +41,20 @@ def compile_model(model: Any, shapes: Shapes | None = None, name: str | None = N
 
 
 def export(model: Any, out_dir, *, shapes: Shapes | None = None, name: str | None = None,
-           force: bool = False, sample_rate: int | None = None, block: int | None = None) -> Compiled:
-    """Generate the C library and host build files for ``model`` into ``out_dir``."""
+           force: bool = False, sample_rate: int | None = None, block: int | None = None,
+           board: str | None = None) -> Compiled:
+    """Generate the C library and host build files for ``model`` into ``out_dir``; with ``board``, a PlatformIO
+    project for it, refused when the model is over the board's budget (unless ``force``)."""
     compiled = compile_model(model, shapes, name, sample_rate, block)
-    write_tree(render(compiled.graph), out_dir, force=force)        # IR -> C
+    if board is None:
+        write_tree(render(compiled.graph), out_dir, force=force)    # IR -> C
+        return compiled
+    from dietgen.budget import check
+    from dietgen.codegen.project import render_project
+    from dietgen.toolchain.platformio import setup_core_dir
+    report = check(compiled=compiled, board=board)                   # flash, RAM, time per block
+    if not report.ok and not force:
+        raise report.error()
+    write_tree(render_project(compiled, report.board, report), out_dir, force=force)   # IR -> C + PlatformIO
+    setup_core_dir()                         # the PlatformIO core folder the README's offline build names
     return compiled

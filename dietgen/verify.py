@@ -4,9 +4,10 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import onnx
 
 from dietgen.codegen.render import render
 from dietgen.errors import DietgenError
@@ -14,6 +15,9 @@ from dietgen.frontend.onnx_model import Shapes
 from dietgen.output import write_tree
 from dietgen.pipeline import Compiled, compile_model
 from dietgen.toolchain.host import build_harness, run_harness
+
+if TYPE_CHECKING:
+    from dietgen.toolchain.emulate import BoardRun
 
 DEFAULT_TOL = 1e-4
 
@@ -33,6 +37,7 @@ class VerifyReport:
     c_name: str
     tol: float
     outputs: tuple[OutputError, ...]
+    board_run: "BoardRun | None" = None     # set when the C ran on a board's emulator (verify --board)
 
     @property
     def ok(self) -> bool:
@@ -82,12 +87,71 @@ def load_inputs(path: str | Path, compiled: Compiled) -> dict[str, np.ndarray]:
 
 
 def run_onnxruntime(compiled: Compiled, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    names = list(compiled.graph.outputs)
+    custom = [node for node in compiled.onnx.graph.node if node.domain not in ("", "ai.onnx")]
+    if custom:
+        return _run_with_custom_ops(compiled.onnx, custom, inputs, names)
     import onnxruntime as ort
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     session = ort.InferenceSession(compiled.onnx.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    names = list(compiled.graph.outputs)
     return dict(zip(names, session.run(names, inputs)))
+
+
+def _run_with_custom_ops(model: onnx.ModelProto, custom: list, inputs: dict[str, np.ndarray],
+                         names: list[str]) -> dict[str, np.ndarray]:
+    """onnxruntime cannot run dietgen-domain ops: it runs the standard parts between them, and each dietgen op
+    is evaluated by its registry numpy reference on what onnxruntime computed."""
+    from dietgen.ir import Node
+    from dietgen.ops import get_op
+    known = dict(inputs)
+    for proto in custom:
+        missing = [n for n in proto.input if n and n not in known]
+        known.update(zip(missing, _ort_run(model, known, missing)))
+        spec = get_op(proto.op_type, proto.domain, proto.name)
+        node = Node(proto.op_type, proto.name, tuple(proto.input), tuple(proto.output), {}, proto.domain)
+        node = node.with_(attrs=spec.attrs_for(node, {a.name: onnx.helper.get_attribute_value(a)
+                                                      for a in proto.attribute}))
+        known.update(zip(proto.output, spec.reference(node, [known[n] if n else None for n in proto.input])))
+    missing = [n for n in names if n not in known]
+    known.update(zip(missing, _ort_run(model, known, missing)))
+    return {n: known[n] for n in names}
+
+
+def _ort_run(model: onnx.ModelProto, known: dict[str, np.ndarray], names: list[str]) -> list[np.ndarray]:
+    """Values ``names`` of ``model`` computed by onnxruntime from the ``known`` values, running only the nodes
+    they depend on (so dietgen-domain nodes whose outputs are known are cut away)."""
+    if not names:
+        return []
+    import onnxruntime as ort
+    g = model.graph
+    inits = {t.name: t for t in g.initializer}
+    producer = {out: node for node in g.node for out in node.output}
+    order = {id(n): i for i, n in enumerate(g.node)}
+    needed, stack, feeds = {}, list(names), {}
+    seen: set[str] = set()
+    while stack:
+        name = stack.pop()
+        if not name or name in seen:
+            continue
+        seen.add(name)
+        if name in known:
+            feeds[name] = known[name]
+        elif name not in inits and order[id(producer[name])] not in needed:
+            needed[order[id(producer[name])]] = producer[name]
+            stack.extend(producer[name].input)
+    types = {v.name: v.type.tensor_type.elem_type for v in (*g.value_info, *g.output, *g.input)}
+    sub = onnx.helper.make_graph(
+        [needed[i] for i in sorted(needed)], g.name,
+        [onnx.helper.make_tensor_value_info(n, onnx.helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+         for n, v in feeds.items()],
+        [onnx.helper.make_tensor_value_info(n, types.get(n, onnx.TensorProto.FLOAT), None) for n in names],
+        [inits[n] for n in seen if n in inits])
+    proto = onnx.helper.make_model(sub, opset_imports=list(model.opset_import), ir_version=model.ir_version)
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    session = ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    return session.run(names, feeds)
 
 
 def run_c(compiled: Compiled, inputs: dict[str, np.ndarray], *, sanitize: bool = False,
@@ -99,6 +163,11 @@ def run_c(compiled: Compiled, inputs: dict[str, np.ndarray], *, sanitize: bool =
         exe = build_harness(src, compiled.c_name, base / "model", sanitize=sanitize, cc=cc)
         block = np.concatenate([inputs[n].reshape(-1) for n in g.inputs])[None, :]
         flat = run_harness(exe, block, g.meta["plan"].out_size)[0]
+    return split_outputs(g, flat)
+
+
+def split_outputs(g, flat: np.ndarray) -> dict[str, np.ndarray]:
+    """The harness's output block (all outputs back to back) as arrays by output name."""
     outs, pos = {}, 0
     for name in g.outputs:
         t = g.tensors[name]
@@ -109,13 +178,21 @@ def run_c(compiled: Compiled, inputs: dict[str, np.ndarray], *, sanitize: bool =
 
 def verify(model: Any, *, shapes: Shapes | None = None, inputs: str | Path | dict | None = None,
            tol: float = DEFAULT_TOL, seed: int = 0, sanitize: bool = False, cc: str | None = None,
-           compiled: Compiled | None = None) -> VerifyReport:
-    """Build ``model``'s generated C for the host and compare every output with onnxruntime."""
+           compiled: Compiled | None = None, board: str | None = None) -> VerifyReport:
+    """Build ``model``'s generated C for the host (or cross-compile it for ``board`` and run it on the
+    emulator of its instruction set, counting instructions or cycles) and compare every output with
+    onnxruntime."""
     compiled = compiled or compile_model(model, shapes)
     if isinstance(inputs, (str, Path)):
         feeds = load_inputs(inputs, compiled)
     else:
         feeds = inputs or random_inputs(compiled, seed)
     want = run_onnxruntime(compiled, feeds)
-    got = run_c(compiled, feeds, sanitize=sanitize, cc=cc)
-    return VerifyReport(compiled.c_name, tol, tuple(compare(n, want[n], got[n], tol) for n in compiled.graph.outputs))
+    board_run = None
+    if board:
+        from dietgen.toolchain.emulate import run_on_board
+        got, board_run = run_on_board(compiled, feeds, board)
+    else:
+        got = run_c(compiled, feeds, sanitize=sanitize, cc=cc)
+    return VerifyReport(compiled.c_name, tol, tuple(compare(n, want[n], got[n], tol) for n in compiled.graph.outputs),
+                        board_run)

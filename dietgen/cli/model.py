@@ -7,7 +7,7 @@ import math
 import click
 
 from dietgen.cli.common import MODEL_HELP, cli, model_options, shapes_option_value
-from dietgen.errors import DietgenError
+from dietgen.errors import DietgenError, DietgenUsageError
 
 
 @cli.command(help="Per-node cost (op, shapes, parameters, MACs, bytes) and the memory plan of MODEL. " + MODEL_HELP)
@@ -41,10 +41,16 @@ def inspect(model, shapes, as_json):
 @click.option("--name", help="C name of the model (default: from MODEL).")
 @click.option("--sample-rate", type=click.IntRange(1), help="Audio sample rate recorded in the header.")
 @click.option("--block", type=click.IntRange(1), help="Audio frames per step recorded in the header.")
-def export(model, shapes, out_dir, force, name, sample_rate, block):
+@click.option("--board", metavar="BOARD", help="Write a PlatformIO project for BOARD (see dietgen boards), after "
+              "checking the model fits it; --force writes it even over budget.")
+def export(model, shapes, out_dir, force, name, sample_rate, block, board):
     from dietgen.pipeline import export as run
     compiled = run(model, out_dir, shapes=shapes_option_value(shapes), name=name, force=force, sample_rate=sample_rate,
-                   block=block)
+                   block=block, board=board)
+    if board:
+        click.echo(f"wrote {out_dir}: PlatformIO project of {compiled.c_name} for {board}; "
+                   f"build and flash it with: dietgen flash {out_dir}   (see {out_dir}/README.md)")
+        return
     plan = compiled.graph.meta["plan"]
     click.echo(f"wrote {out_dir}: {compiled.c_name}.h/.c, {len(compiled.graph.nodes)} kernel calls, arena "
                f"{plan.arena_bytes} B (lower bound {plan.lower_bound} B), state {plan.state_bytes} B")
@@ -59,20 +65,38 @@ def export(model, shapes, out_dir, force, name, sample_rate, block):
               help="Largest error allowed, relative to the RMS of each output.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
 @click.option("--sanitize", is_flag=True, help="Build with AddressSanitizer and UBSan.")
+@click.option("--board", metavar="BOARD", help="Cross-compile for BOARD and run on the emulator of its instruction "
+              "set (QEMU, simavr); also reports instructions or cycles per op.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def verify(model, shapes, input_path, tol, seed, sanitize, as_json):
+def verify(model, shapes, input_path, tol, seed, sanitize, board, as_json):
     from dietgen.report.table import table
     from dietgen.verify import verify as run
-    report = run(model, shapes=shapes_option_value(shapes), inputs=input_path, tol=tol, seed=seed, sanitize=sanitize)
+    if sanitize and board:
+        raise DietgenUsageError("--sanitize builds for this machine; it cannot be combined with --board")
+    report = run(model, shapes=shapes_option_value(shapes), inputs=input_path, tol=tol, seed=seed, sanitize=sanitize,
+                 board=board)
+    counted = report.board_run
     if as_json:
-        click.echo(json.dumps({"model": report.c_name, "tol": tol, "ok": report.ok, "outputs": [
+        doc = {"model": report.c_name, "tol": tol, "ok": report.ok, "outputs": [
             {"name": o.name, "shape": list(o.shape), "max_abs": o.max_abs, "max_rel": o.max_rel,
-             "snr_db": o.snr_db if math.isfinite(o.snr_db) else None, "ok": o.ok} for o in report.outputs]},
-            indent=2))
+             "snr_db": o.snr_db if math.isfinite(o.snr_db) else None, "ok": o.ok} for o in report.outputs]}
+        if counted:
+            doc["board"] = {"id": counted.board, "core": counted.core, "unit": counted.unit, "total": counted.total,
+                            "estimate": counted.estimate,
+                            "per_node": [{"node": n, "op": op, "count": c} for n, op, c in counted.per_node]}
+        click.echo(json.dumps(doc, indent=2))
     else:
         click.echo(table(["output", "shape", "max abs err", "max err / RMS", "SNR dB", ""],
                          [[o.name, "x".join(map(str, o.shape)), o.max_abs, o.max_rel,
                            o.snr_db if math.isfinite(o.snr_db) else "inf", "ok" if o.ok else "FAIL"]
                           for o in report.outputs], {2, 3, 4}))
+        if counted:
+            click.echo()
+            click.echo(table(["node", "op", counted.unit, "share"],
+                             [[n, op, c, f"{100 * c / counted.total:.1f}%"] for n, op, c in counted.per_node]
+                             + [["step", "", counted.total, "100%"]], {2, 3}))
+            estimate = "" if counted.estimate is None else \
+                f"; cost model estimate {counted.estimate:.0f} ({100 * (counted.estimate / counted.total - 1):+.1f}%)"
+            click.echo(f"{counted.board} ({counted.core}, emulated): {counted.total} {counted.unit} per step{estimate}")
     if not report.ok:
         raise DietgenError(f"{report.c_name}: generated C differs from onnxruntime beyond --tol {tol:g}")

@@ -17,6 +17,17 @@ typedef int32_t dg_int;
 #define DG_FLASH PROGMEM
 #define DG_RD(p) pgm_read_float(p)
 #define DG_RDI(p) ((dg_int)pgm_read_dword(p))
+/* avr-libc (where float is double) has neither log1pf nor erff. */
+#define log1pf(x) logf(1.0f + (x))
+#define erff(x) dg_erff(x)
+/* Abramowitz and Stegun 7.1.26: absolute error below 1.5e-7. */
+static inline float dg_erff(float x)
+{
+    float t = 1.0f / (1.0f + 0.3275911f * fabsf(x));
+    float y = 1.0f - t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f +
+              t * 1.061405429f)))) * expf(-x * x);
+    return x < 0.0f ? -y : y;
+}
 #else
 #define DG_FLASH
 #define DG_RD(p) (*(p))

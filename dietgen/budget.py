@@ -1,0 +1,232 @@
+"""Does a model fit a board? Flash, RAM and time per block against the board file's figures.
+
+flash = weights + code: the size of the model cross-compiled for the board (with the bench harness) when the
+        board's compiler is installed, else an estimate, labelled as such.
+RAM   = arena + state + I/O buffers + stack (-fstack-usage of that build, else an estimate) + what the
+        framework or OS takes before the model (the board file's framework_ram_bytes).
+time  = cycles per step from the per-core cost model (dietgen.cost) at the board's clock, against the step's
+        deadline (output frames / sample rate); their ratio is the real-time factor (below 1 keeps up).
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dietgen.boards import Board, boards, get_board
+from dietgen.codegen.render import render
+from dietgen.errors import DietgenError
+from dietgen.ir import Graph, TensorKind
+from dietgen.output import write_tree
+from dietgen.pipeline import Compiled, compile_model
+from dietgen.report.table import human_bytes
+
+# Rough code sizes for boards whose compiler is not installed: the libm and runtime the kernels pull in, each
+# kernel family, each call site. AVR code is about twice as large (8-bit ALU, software floating point).
+_CODE_BASE, _CODE_PER_KERNEL, _CODE_PER_CALL = 4096, 1536, 48
+# Stack when it cannot be measured: the deepest kernel frame plus the harness, by kind of core.
+_STACK_ESTIMATE = {"avr": 256, "cortex-m": 1024, "cortex-a": 8192, "xtensa": 2048}
+_TOP = 3   # contributors named in a report
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One resource: what the model uses, what the board offers, how it splits, and who uses the most."""
+    name: str                           # "flash" | "RAM" | "time"
+    used: float                         # bytes, or seconds per step
+    limit: float
+    measured: bool                      # False: an estimate
+    parts: dict[str, float] = field(default_factory=dict)
+    layers: tuple[tuple[str, float], ...] = ()   # largest contributors by layer, largest first
+
+    @property
+    def fits(self) -> bool:
+        return self.used <= self.limit
+
+    @property
+    def ratio(self) -> float:
+        return self.used / self.limit if self.limit else float("inf")
+
+    def amount(self, value: float) -> str:
+        if self.name == "time":
+            return f"{value:.3g} s" if abs(value) >= 1 else f"{value * 1e3:.3g} ms"
+        return human_bytes(int(value))
+
+
+@dataclass(frozen=True)
+class BudgetReport:
+    model: str
+    board: Board
+    flash: Budget
+    ram: Budget
+    time: Budget | None                # None: no cost model for the board's core
+    block: int
+    sample_rate: int
+    notes: tuple[str, ...] = ()        # why a figure is an estimate
+    graph: Graph | None = field(default=None, repr=False, compare=False)   # for the hint: what other boards do
+
+    @property
+    def budgets(self) -> tuple[Budget, ...]:
+        return tuple(b for b in (self.flash, self.ram, self.time) if b is not None)
+
+    @property
+    def ok(self) -> bool:
+        return all(b.fits for b in self.budgets)
+
+    @property
+    def rtf(self) -> float | None:
+        """Real-time factor: compute time per step over the audio it produces."""
+        return self.time.ratio if self.time else None
+
+    def error(self) -> DietgenError:
+        """The over-budget error: which budget, by how much, the largest layers, and what to do."""
+        over = [b for b in self.budgets if not b.fits]
+        parts = []
+        for b in over:
+            what = (f"time per block {b.amount(b.used)} against a {b.amount(b.limit)} deadline (real-time factor "
+                    f"{b.ratio:.2f})" if b.name == "time" else
+                    f"{b.name} {b.amount(b.used)} needed, {b.amount(b.limit)} available")
+            layers = ", ".join(f"{n} {b.amount(v)}" for n, v in b.layers)
+            parts.append(f"{what}, over by {b.amount(b.used - b.limit)}"
+                         + (f" (largest: {layers})" if layers else ""))
+        roomier = [o.id for o in boards().values()
+                   if o.id != self.board.id and all(_room(o, b, self.graph) for b in over)]
+        where = f"; or a board with room for it: {', '.join(roomier[:5])}" if roomier else ""
+        return DietgenError(f"{self.model} does not fit {self.board.id}: {'; '.join(parts)}. Trim it further, "
+                            f"use a smaller preset{where}")
+
+    def to_dict(self) -> dict[str, Any]:
+        def one(b: Budget | None):
+            return None if b is None else {**asdict(b), "layers": [list(x) for x in b.layers], "fits": b.fits,
+                                           "estimate": not b.measured}
+        return {"model": self.model, "board": self.board.id, "ok": self.ok, "block": self.block,
+                "sample_rate": self.sample_rate, "real_time_factor": self.rtf, "notes": list(self.notes),
+                "flash": one(self.flash), "ram": one(self.ram), "time": one(self.time)}
+
+
+def _room(board: Board, need: Budget, graph: Graph | None) -> bool:
+    """Would ``board`` meet the budget ``need`` failed? A first guess for the hint: the same code and stack
+    bytes, and the cost model's time where the board's core has a cost table."""
+    if need.name == "flash":
+        return board.flash_bytes >= need.used
+    if need.name == "RAM":
+        fixed = need.used - need.parts.get("framework", 0)
+        return board.ram_bytes - board.framework_ram_bytes >= fixed
+    cycles = _cycles(graph, board) if graph is not None else "no graph"
+    return not isinstance(cycles, str) and cycles[0] / board.clock_hz <= need.limit
+
+
+def block_frames(graph: Graph) -> int:
+    """Audio frames one step produces: the recorded block, else the last axis of the first output."""
+    out = graph.tensors[graph.outputs[0]]
+    return int(graph.meta.get("block") or (out.shape[-1] if out.shape else 1))
+
+
+def sample_rate(graph: Graph) -> int:
+    return int(graph.meta.get("sample_rate", 16000))
+
+
+def _producers(graph: Graph) -> dict[str, str]:
+    return {o: n.name for n in graph.nodes for o in n.outputs if o}
+
+
+def _top(amounts: dict[str, float]) -> tuple[tuple[str, float], ...]:
+    return tuple(sorted(((k, v) for k, v in amounts.items() if v > 0), key=lambda kv: -kv[1])[:_TOP])
+
+
+def _weight_layers(graph: Graph) -> dict[str, float]:
+    per: dict[str, float] = {}
+    for node in graph.nodes:
+        for i in node.inputs:
+            if i and graph.tensors[i].kind == TensorKind.WEIGHT:
+                per[node.name] = per.get(node.name, 0) + graph.tensors[i].nbytes
+    return per
+
+
+def _arena_layers(graph: Graph) -> dict[str, float]:
+    """Arena buffers by the layer that writes them (scratch by the layer that owns it)."""
+    producers = _producers(graph)
+    per: dict[str, float] = {}
+    for buf in graph.meta["plan"].buffers:
+        layer = producers.get(buf.name, graph.nodes[buf.first].name if buf.first < len(graph.nodes) else buf.name)
+        per[layer] = max(per.get(layer, 0), buf.size)
+    return per
+
+
+def _core_family(board: Board) -> str:
+    return next(k for k in _STACK_ESTIMATE if board.core.startswith(k))
+
+
+def _measure(graph: Graph, c_name: str, board: Board) -> tuple[int, int] | str:
+    """(flash bytes, stack bytes) of the model cross-compiled for ``board``, or why it could not be measured."""
+    from dietgen.toolchain import cross
+    if not cross.cross_available(board):
+        package = board.toolchain.debian_package
+        return (f"{board.toolchain.cc} not installed (apt-get install {package})" if package else
+                f"no compiler for {board.core} in Debian") + ": flash and stack estimated"
+    with tempfile.TemporaryDirectory(prefix="dietgen-budget-") as tmp:
+        src = write_tree(render(graph), Path(tmp) / "src")
+        out = Path(tmp) / "build"
+        try:
+            elf = cross.build_elf(src, c_name, board, out, "bench")
+            sizes = cross.elf_sizes(elf, board)
+            return sizes["text"] + sizes["data"], cross.stack_bytes(out)
+        except DietgenError as exc:
+            return f"{exc.message.replace(tmp + '/', '')}: flash and stack estimated"
+
+
+def _cycles(graph: Graph, board: Board) -> tuple[float, dict[str, float]] | str:
+    """Cycles per step (total, per node) from the per-core cost model, or why there are none."""
+    from dietgen.cost import block_cycles, has_cost_table
+    if not has_cost_table(board.core):
+        return f"no cost table for {board.core} (dietgen calibrate makes one): time per block unknown"
+    return block_cycles(graph, board)
+
+
+def check(model: Any = None, board: str | Board = "nano33ble", *, shapes=None, compiled: Compiled | None = None,
+          measure: bool = True) -> BudgetReport:
+    """Flash, RAM and time per block of ``model`` on ``board`` (an id or a Board). ``measure=False`` skips the
+    cross build and estimates flash and stack."""
+    board = get_board(board) if isinstance(board, str) else board
+    compiled = compiled or compile_model(model, shapes)
+    g = compiled.graph
+    plan = g.meta["plan"]
+    weights = sum(t.nbytes for t in g.tensors.values() if t.kind == TensorKind.WEIGHT)
+
+    measured = _measure(g, compiled.c_name, board) if measure else "not measured: flash and stack estimated"
+    notes = (measured,) if isinstance(measured, str) else ()
+    if not notes:
+        flash_used, stack = measured
+        code = max(0, flash_used - weights)
+    else:
+        kernels = {n.op_type for n in g.nodes}
+        code = (_CODE_BASE + _CODE_PER_KERNEL * len(kernels) + _CODE_PER_CALL * len(g.nodes)) \
+            * (2 if board.core == "avr" else 1)
+        stack = _STACK_ESTIMATE[_core_family(board)]
+    flash = Budget("flash", weights + code, board.flash_bytes, not notes,
+                   {"weights": weights, "code": code}, _top(_weight_layers(g)))
+
+    ram_parts = {"arena": plan.arena_bytes, "state": plan.state_bytes, "io": 4 * (plan.in_size + plan.out_size),
+                 "stack": stack, "framework": board.framework_ram_bytes}
+    ram = Budget("RAM", sum(ram_parts.values()), board.ram_bytes, not notes, ram_parts,
+                 _top(_arena_layers(g)))
+
+    frames, rate = block_frames(g), sample_rate(g)
+    cycles = _cycles(g, board)
+    time = None
+    if isinstance(cycles, str):
+        notes += (cycles,)
+    else:
+        total, per_node = cycles
+        time = Budget("time", total / board.clock_hz, frames / rate, False,
+                      {"cycles": total, "clock_hz": board.clock_hz},
+                      tuple((n, c / board.clock_hz) for n, c in _top(per_node)))
+    return BudgetReport(compiled.c_name, board, flash, ram, time, frames, rate, notes, g)
+
+
+def check_all(model: Any = None, *, shapes=None, compiled: Compiled | None = None,
+              measure: bool = True) -> list[BudgetReport]:
+    """``check`` on every known board, compiling the model once."""
+    compiled = compiled or compile_model(model, shapes)
+    return [check(board=b, compiled=compiled, measure=measure) for b in boards().values()]

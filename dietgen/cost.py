@@ -1,0 +1,318 @@
+"""Time per block: a per-core cost model, calibrated on emulator counts.
+
+Each core has a table (dietgen/costs/<core>.json, written by ``dietgen calibrate``): per op type, a fixed cost
+per node plus a cost per unit of the op's work (MACs when it multiplies and accumulates, output elements
+otherwise), and per pointwise function the cost per element it adds when fused into a producer. The counts are
+QEMU instructions for ARM cores (QEMU has no cycle model: a per-core cycles-per-instruction figure, stated with
+its source in the table, turns them into cycles) and exact simavr cycles for AVR.
+
+Calibration runs a fixed set of small models (convolutions, recurrent layers, a transposed-convolution
+decoder, in three sizes each), none of them an example model, and fits the table to the per-node counts.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from dietgen.boards import Board, boards
+from dietgen.errors import DietgenError
+from dietgen.ir import Graph, Node
+from dietgen.ops import get_op
+
+COSTS_DIR = Path(__file__).resolve().parent / "costs"
+
+# Cycles per instruction of each ARM core running this kind of scalar float code: QEMU counts instructions
+# only. Estimates from the cores' published pipeline descriptions, not measurements: they are the least certain
+# figure of the time budget.
+CYCLES_PER_INSTRUCTION = {
+    "cortex-m0plus": (1.4, "estimate from the Cortex-M0+ TRM: 1-cycle ALU, 2-cycle loads/stores and taken "
+                           "branches; float in software"),
+    "cortex-m3": (1.3, "estimate from the Cortex-M3 TRM: single issue, 2-cycle loads, 1-3 cycle branches; "
+                       "float in software"),
+    "cortex-m4f": (1.3, "estimate from the Cortex-M4 TRM: single issue; FPv4 VMLA 3 cycles, loads 2 cycles"),
+    "cortex-m7": (0.8, "estimate from the Cortex-M7 TRM: dual-issue superscalar pipeline"),
+    "cortex-m33": (1.2, "estimate from the Cortex-M33 TRM: single issue, 2-cycle loads, FPv5 single precision"),
+    "cortex-a53": (1.0, "estimate from the Cortex-A53 TRM: in-order dual issue, dependent float chains"),
+    "cortex-a72": (0.7, "estimate from the Cortex-A72 software optimisation guide: 3-wide out of order"),
+    "cortex-a76": (0.5, "estimate from the Cortex-A76 software optimisation guide: 4-wide out of order"),
+}
+
+
+# -- what a node costs -------------------------------------------------------------------------------------------
+
+def kernel_calls(graph: Graph) -> list[tuple[Node, int]]:
+    """Each node with the number of runtime calls its C makes (0 for views), in NAME_step's order."""
+    from dietgen.codegen.context import EmitContext
+    from dietgen.ir import TensorKind
+    # Weight symbols only appear in the emitted argument text, which is not needed here: any name will do.
+    symbols = {n: f"w{i}" for i, (n, t) in enumerate(graph.tensors.items()) if t.kind == TensorKind.WEIGHT}
+    ctx = EmitContext(graph, symbols)
+    return [(node, len(get_op(node.op_type, node.domain, node.name).emit(node, graph, ctx))) for node in graph.nodes]
+
+
+FEATURES = ("macs", "elements", "bytes")
+
+
+def features(node: Node, graph: Graph) -> dict[str, float]:
+    """The node's work: MACs (from OpSpec.cost), output elements, bytes moved."""
+    c = get_op(node.op_type, node.domain, node.name).cost(node, graph)
+    elements = sum(graph.tensors[o].size for o in node.outputs if o)
+    return {"macs": float(c.macs), "elements": float(elements), "bytes": float(c.bytes_read + c.bytes_written)}
+
+
+def _fused_fn(node: Node) -> str | None:
+    fused = node.attrs.get("_fn")
+    return fused[0] if fused else None
+
+
+@lru_cache(maxsize=None)
+def cost_table(core: str) -> dict:
+    path = COSTS_DIR / f"{core}.json"
+    if not path.is_file():
+        raise DietgenError(f"no cost table for core {core}; run dietgen calibrate --core {core} (needs the core's "
+                           f"emulator)")
+    return json.loads(path.read_text())
+
+
+def has_cost_table(core: str) -> bool:
+    return (COSTS_DIR / f"{core}.json").is_file()
+
+
+def node_count(node: Node, graph: Graph, table: dict, calls: int) -> float:
+    """Estimated count (table unit) of one node that makes ``calls`` runtime calls."""
+    if calls == 0:
+        return 0.0
+    f = features(node, graph)
+    entry = table["ops"].get(node.op_type, table["default"])
+    count = entry["fixed"] + sum(entry.get(k, 0.0) * f[k] for k in FEATURES)
+    fn = _fused_fn(node)
+    if fn:
+        count += table["fn"].get(fn, 0.0) * f["elements"]
+    return float(count)
+
+
+def block_counts(graph: Graph, core: str) -> tuple[float, dict[str, float]]:
+    """Estimated count per step in the table's unit (instructions or cycles), total and per node."""
+    table = cost_table(core)
+    per = {node.name: node_count(node, graph, table, calls) for node, calls in kernel_calls(graph)}
+    return sum(per.values()), per
+
+
+def block_cycles(graph: Graph, board: Board) -> tuple[float, dict[str, float]]:
+    """Estimated cycles per step on ``board``: total and per node name."""
+    table = cost_table(board.core)
+    total, per = block_counts(graph, board.core)
+    factor = table.get("cycles_per_instruction", 1.0) if table["unit"] == "instructions" else 1.0
+    return total * factor, {k: v * factor for k, v in per.items()}
+
+
+# -- calibration -------------------------------------------------------------------------------------------------
+
+def calibration_models() -> list[tuple[str, Callable, dict]]:
+    """Small models covering the layer families of the zoo, each in three sizes; small enough for 8 KB of AVR RAM."""
+    import torch
+    from torch import nn
+
+    class Gated(nn.Module):
+        def __init__(self, c, d):
+            super().__init__()
+            self.d = d
+            self.inp = nn.Conv1d(1, c, 1)
+            self.gate = nn.Conv1d(c, 2 * c, 2, dilation=d)
+            self.res = nn.Conv1d(c, c, 1)
+            self.out = nn.Conv1d(c, 4, 1)
+            self.skip = nn.Conv1d(c, 4, 1)
+
+        def forward(self, x):
+            h = self.inp(torch.relu(x))
+            a, b = self.gate(nn.functional.pad(h, (self.d, 0))).chunk(2, dim=1)
+            g = torch.tanh(a) * torch.sigmoid(b)
+            y = self.out(torch.relu(h + self.res(g)))
+            return (y + self.skip(g)).transpose(1, 2)
+
+    class Recurrent(nn.Module):
+        def __init__(self, i, h):
+            super().__init__()
+            self.pre = nn.Linear(i, h)
+            self.gru = nn.GRU(h, h, batch_first=True)
+            self.lstm = nn.LSTM(h, h, batch_first=True)
+            self.post = nn.Linear(h, 2)
+
+        def forward(self, x):
+            y, _ = self.gru(torch.relu(self.pre(x)))
+            y, _ = self.lstm(y)
+            return torch.sigmoid(self.post(y))
+
+    class Decoder(nn.Module):
+        def __init__(self, c, s):
+            super().__init__()
+            self.up = nn.ConvTranspose1d(c, 3, 4 * s, stride=s, padding=(3 * s) // 2)
+            self.head = nn.Linear(3, 1)
+
+        def forward(self, z):
+            return torch.tanh(self.head(self.up(z).transpose(1, 2)))
+
+    return [("gated-4", lambda: Gated(4, 1), {"x": (1, 1, 16)}),
+            ("gated-6", lambda: Gated(6, 2), {"x": (1, 1, 40)}),
+            ("gated-10", lambda: Gated(10, 4), {"x": (1, 1, 24)}),
+            ("recurrent-4", lambda: Recurrent(3, 4), {"x": (1, 3, 3)}),
+            ("recurrent-8", lambda: Recurrent(3, 8), {"x": (1, 12, 3)}),
+            ("recurrent-12", lambda: Recurrent(4, 12), {"x": (1, 5, 4)}),
+            ("decoder-2", lambda: Decoder(2, 2), {"z": (1, 2, 4)}),
+            ("decoder-4", lambda: Decoder(4, 4), {"z": (1, 4, 4)}),
+            ("decoder-8", lambda: Decoder(8, 4), {"z": (1, 8, 8)})]
+
+
+def calibration_boards(cores: tuple[str, ...] | None = None) -> dict[str, Board]:
+    """One board per core with an emulator: the one with the most RAM (the calibration models must fit)."""
+    from dietgen.toolchain.cross import cross_available, family
+    chosen: dict[str, Board] = {}
+    for b in sorted(boards().values(), key=lambda b: (-b.ram_bytes, b.id)):
+        if b.emulator.kind == "none" or b.core in chosen or (cores and b.core not in cores):
+            continue
+        try:
+            family(b)
+        except DietgenError:
+            continue
+        if cross_available(b):
+            chosen[b.core] = b
+    missing = sorted(set(cores or ()) - set(chosen))
+    if missing:
+        raise DietgenError(f"no board with an installed cross compiler emulates core {missing[0]}; known cores "
+                           f"with one: {', '.join(sorted(chosen)) or 'none'}")
+    return chosen
+
+
+@dataclass(frozen=True)
+class Sample:
+    op_type: str
+    fn: str | None
+    features: dict[str, float]
+    count: float
+
+
+def measure(compiled, board: Board, workdir: Path) -> tuple[list[Sample], int]:
+    """Per-node emulator counts of one model on ``board`` (bench harness, steady-state step)."""
+    from dietgen.codegen.render import render
+    from dietgen.output import write_tree
+    from dietgen.toolchain.cross import build_elf
+    from dietgen.toolchain.emulate import node_counts, run_elf
+    g = compiled.graph
+    src = write_tree(render(g), workdir / "src", force=True)
+    elf = build_elf(src, compiled.c_name, board, workdir / "build", "bench")
+    run = run_elf(elf, board, compiled.c_name, None, g.meta["plan"].out_size)
+    counts = node_counts(g, run.steps[-1])
+    calls = dict((n.name, c) for n, c in kernel_calls(g))
+    samples = [Sample(n.op_type, _fused_fn(n), features(n, g), counts[n.name]) for n in g.nodes if calls[n.name]]
+    return samples, run.steps[-1].total
+
+
+def _fit(rows: list[dict[str, float]], ys: np.ndarray, candidates: list[tuple[str, ...]]) -> dict[str, float]:
+    """fixed + sum(coefficient * feature) by least squares, using the first candidate feature set whose fit has
+    no negative coefficient and fewer unknowns than samples; a proportional fit when none does."""
+    for names in candidates:
+        x = np.array([[1.0, *(r[k] for k in names)] for r in rows])
+        if len(rows) <= x.shape[1] or np.linalg.matrix_rank(x) < x.shape[1]:
+            continue
+        coef = np.linalg.lstsq(x, ys, rcond=None)[0]
+        if np.all(coef >= 0):
+            return {"fixed": float(coef[0]), **{k: float(c) for k, c in zip(names, coef[1:])}}
+    key = candidates[-1][0]
+    xs = np.array([r[key] for r in rows])
+    if np.any(xs):
+        return {"fixed": 0.0, key: float(max(np.sum(xs * ys) / np.sum(xs * xs), 0.0))}
+    return {"fixed": float(max(ys.mean(), 0.0))}
+
+
+def fit_table(samples: list[Sample], core: str, unit: str) -> dict:
+    """The cost table that best explains ``samples`` (see the module docstring for its form)."""
+    from dietgen.ops.registry import registry
+    fn_of_op = {spec.op_type: getattr(spec, "fn", None) for spec in registry().values()}
+    ops: dict[str, dict] = {}
+    fn_cost: dict[str, float] = {}
+    by_op: dict[str, list[Sample]] = {}
+    for s in samples:
+        by_op.setdefault(s.op_type, []).append(s)
+    # Pointwise ops first: their per-element cost is also what a fused function adds to its producer.
+    for op in sorted(by_op, key=lambda op: (fn_of_op.get(op) is None, op)):
+        group = by_op[op]
+        ys = np.array([s.count - (fn_cost.get(s.fn, 0.0) * s.features["elements"] if s.fn else 0.0)
+                       for s in group])
+        multiplies = any(s.features["macs"] for s in group)
+        candidates = [("macs", "elements"), ("macs",)] if multiplies else [("elements",)]
+        entry = _fit([s.features for s in group], ys, candidates)
+        ops[op] = {k: round(v, 4) for k, v in entry.items()} | {"samples": len(group)}
+        if fn_of_op.get(op):
+            fn_cost[fn_of_op[op]] = entry.get("elements", 0.0)
+    default = _fit([s.features for s in samples], np.array([s.count for s in samples]), [("bytes",)])
+    table = {"core": core, "unit": unit,
+             "ops": dict(sorted(ops.items())),
+             "fn": {k: round(v, 4) for k, v in sorted(fn_cost.items())},
+             "default": {k: round(v, 4) for k, v in default.items()}}
+    if unit == "instructions":
+        cpi, source = CYCLES_PER_INSTRUCTION[core]
+        table.update(cycles_per_instruction=cpi, cycles_per_instruction_source=source)
+    return table
+
+
+def _seeded(factory: Callable):
+    """The model with fixed weights: float timings depend a little on the values, and a rerun of the
+    calibration should reproduce the committed tables."""
+    import torch
+    torch.manual_seed(0)
+    return factory().eval()
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    core: str
+    board: str
+    unit: str
+    path: Path
+    models: int
+    nodes: int
+    fit_error: float        # largest |estimate - count| / count over the calibration models' totals
+
+
+def calibrate(cores: tuple[str, ...] | None = None, out_dir: Path | None = None,
+              progress: Callable[[str], None] | None = None) -> list[CalibrationResult]:
+    """Run the calibration models on each core's emulator and write dietgen/costs/<core>.json (or into
+    ``out_dir``)."""
+    from dietgen.pipeline import compile_model
+    from dietgen.toolchain.emulate import unit_of
+    chosen = calibration_boards(cores)
+    out_dir = Path(out_dir) if out_dir else COSTS_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    compiled = [(name, compile_model(_seeded(factory), shapes, name=name.replace("-", "_")))
+                for name, factory, shapes in calibration_models()]
+    results = []
+    for core, board in sorted(chosen.items()):
+        samples, totals = [], []
+        with tempfile.TemporaryDirectory(prefix="dietgen-calibrate-") as tmp:
+            for name, c in compiled:
+                if progress:
+                    progress(f"{core}: {name} on {board.id}")
+                got, total = measure(c, board, Path(tmp) / name)
+                samples += got
+                totals.append((c, total))
+        unit = unit_of(board)
+        table = fit_table(samples, core, unit)
+        table["calibrated"] = (f"dietgen calibrate on {date.today().isoformat()}: {len(compiled)} models, "
+                               f"{len(samples)} nodes, on {board.id}'s emulator")
+        path = out_dir / f"{core}.json"
+        path.write_text(json.dumps(table, indent=1) + "\n")
+        cost_table.cache_clear()
+        errors = []
+        for c, total in totals:
+            est = sum(node_count(n, c.graph, table, k) for n, k in kernel_calls(c.graph))
+            errors.append(abs(est - total) / total)
+        results.append(CalibrationResult(core, board.id, unit, path, len(compiled), len(samples), max(errors)))
+    return results
+

@@ -1,0 +1,227 @@
+"""Run cross-built images on the emulator of their instruction set, and count what each step costs.
+
+qemu-system-arm runs Cortex-M images (stdio and exit status through semihosting), qemu-aarch64 / qemu-arm run
+Raspberry Pi programs, simavr (through dietgen's own runner, linked with -lsimavr) runs AVR images. Every run
+has a time limit. Counts come per step and per kernel call: guest instructions under QEMU (a TCG plugin that
+is part of dietgen; QEMU has no cycle model) and exact cycles under simavr.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dietgen.boards import Board
+from dietgen.errors import DietgenError
+from dietgen.resources import firmware
+from dietgen.toolchain.cross import MACHINE_OF_CORE, avr_mcu, binutil, family
+from dietgen.toolchain.host import find_compiler
+
+TIMEOUT = 120.0
+# simavr runs about 100 M cycles/s: this stops a runaway image long before the time limit would.
+MAX_AVR_CYCLES = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class StepCount:
+    total: int                      # everything between the harness's markers
+    calls: tuple[int, ...]          # per kernel call NAME_step makes, in order
+
+
+@dataclass(frozen=True)
+class EmulatorRun:
+    outputs: np.ndarray             # (n_blocks, out_size) float32; empty for the bench harness
+    steps: tuple[StepCount, ...]
+    unit: str                       # "instructions" (QEMU) or "cycles" (simavr)
+
+
+def unit_of(board: Board) -> str:
+    return "cycles" if family(board) == "avr" else "instructions"
+
+
+def _emulator_binary(board: Board) -> str:
+    kind = family(board)
+    if kind == "cortex-m":
+        name, package = "qemu-system-arm", "qemu-system-arm"
+    elif kind == "avr":
+        name, package = "simavr", "simavr libsimavr-dev"
+    else:
+        name = board.emulator.binary or ("qemu-aarch64" if "aarch64" in board.toolchain.cc else "qemu-arm")
+        package = "qemu-user"
+    if shutil.which(name) is None:
+        raise DietgenError(f"emulator {name} for board {board.id!r} not found; install it: apt-get install "
+                           f"{board.emulator.debian_package or package}")
+    return name
+
+
+def _cache_dir() -> Path:
+    """$DIETGEN_CACHE_DIR, by default ~/.cache/dietgen (shared with the PlatformIO set-up)."""
+    return Path(os.environ.get("DIETGEN_CACHE_DIR") or
+                Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dietgen")
+
+
+def _host_tool(source: Path, stem: str, flags: list[str], libs: list[str], package: str) -> Path:
+    """Build a host helper (the QEMU plugin, the simavr runner) once per source version, in the user cache."""
+    text = source.read_bytes()
+    digest = hashlib.sha256(text + " ".join(flags + libs).encode()).hexdigest()[:16]
+    out = _cache_dir() / f"{stem}-{digest}"
+    if out.is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{stem}-")
+    os.close(fd)
+    cmd = [find_compiler(), "-O2", "-std=gnu99", *flags, str(source), "-o", tmp, *libs]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        os.unlink(tmp)
+        first = next((line for line in result.stderr.splitlines() if "error" in line), result.stderr[:300])
+        raise DietgenError(f"cannot build {source.name}: {first.strip()}; install {package}")
+    os.replace(tmp, out)   # atomic: parallel test workers may build the same tool at once
+    return out
+
+
+def qemu_plugin() -> Path:
+    return _host_tool(firmware() / "harness" / "qemu_count.c", "libqemu_count.so", ["-shared", "-fPIC"], [],
+                      "gcc")
+
+
+def simavr_runner() -> Path:
+    return _host_tool(firmware() / "harness" / "avr" / "simavr_run.c", "simavr_run", [], ["-lsimavr"],
+                      "libsimavr-dev")
+
+
+def symbols(elf: Path, board: Board) -> dict[str, tuple[int, int]]:
+    """Defined function and object symbols of an image: name -> (address, size)."""
+    result = subprocess.run([binutil(board, "nm"), "-S", "--defined-only", str(elf)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise DietgenError(f"cannot read the symbols of {elf.name}: {result.stderr.strip()}")
+    found = {}
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            found[parts[3]] = (int(parts[0], 16), int(parts[1], 16))
+    return found
+
+
+def _markers(elf: Path, board: Board, c_name: str) -> dict[str, int]:
+    syms = symbols(elf, board)
+    step = f"{c_name}_step"
+    missing = [s for s in ("dg_mark_begin", "dg_mark_end", "main", step) if s not in syms]
+    if missing:
+        raise DietgenError(f"{elf.name} has no symbol {missing[0]}; build it with build_elf")
+    lo, size = syms[step]
+    lo &= ~1   # Thumb function symbols carry the mode in bit 0
+    main_lo, main_size = syms["main"]
+    main_lo &= ~1
+    marks = {"begin": syms["dg_mark_begin"][0] & ~1, "end": syms["dg_mark_end"][0] & ~1, "lo": lo, "hi": lo + size,
+             "mlo": main_lo, "mhi": main_lo + main_size}
+    for name in ("dg_io_read", "dg_io_write", "dg_io_status"):
+        if name in syms:
+            marks[name] = syms[name][0]
+    return marks
+
+
+def _command(elf: Path, board: Board, marks: dict[str, int], counts: Path) -> list[str]:
+    binary = _emulator_binary(board)
+    kind = family(board)
+    if kind == "avr":
+        # Only the verify harness streams blocks; AVR data symbols sit at 0x800000 + their RAM address.
+        io = [f"{marks['dg_io_read']:x}", f"{marks['dg_io_write']:x}", f"{marks['dg_io_status'] & 0xFFFF:x}"] \
+            if "dg_io_read" in marks else []
+        return [str(simavr_runner()), avr_mcu(board), str(board.clock_hz), str(elf), str(MAX_AVR_CYCLES),
+                str(counts), *(f"{marks[k]:x}" for k in ("begin", "end", "lo", "hi", "mlo", "mhi")), *io]
+    plugin = (f"{qemu_plugin()},begin={marks['begin']:x},end={marks['end']:x},lo={marks['lo']:x},"
+              f"hi={marks['hi']:x},mlo={marks['mlo']:x},mhi={marks['mhi']:x},out={counts}")
+    if kind == "cortex-m":
+        machine = board.emulator.machine or MACHINE_OF_CORE[board.core]
+        return [binary, "-M", machine, "-nographic", "-monitor", "none", "-serial", "none",
+                "-semihosting-config", "enable=on,target=native", "-plugin", plugin, "-kernel", str(elf)]
+    cpu = ["-cpu", board.emulator.cpu] if board.emulator.cpu else []
+    return [binary, *cpu, "-plugin", plugin, str(elf)]
+
+
+def node_counts(graph, step: StepCount) -> dict[str, int]:
+    """A step's counts per node: NAME_step makes its kernel calls in node order, so the n-th counted call
+    belongs to the node that emitted the n-th call."""
+    from dietgen.cost import kernel_calls
+    calls = kernel_calls(graph)
+    if sum(n for _, n in calls) != len(step.calls):
+        raise DietgenError(f"{graph.name}: the emulator counted {len(step.calls)} kernel calls, the generated "
+                           f"step makes {sum(n for _, n in calls)}")
+    counts, pos = {}, 0
+    for node, n in calls:
+        counts[node.name] = sum(step.calls[pos:pos + n])
+        pos += n
+    return counts
+
+
+def run_elf(elf: Path, board: Board, c_name: str, blocks: np.ndarray | None, out_size: int,
+            timeout: float = TIMEOUT) -> EmulatorRun:
+    """Run an image from build_elf on ``board``'s emulator; ``blocks`` (n, in_size) feed a verify harness,
+    None runs a bench harness."""
+    marks = _markers(elf, board, c_name)
+    with tempfile.TemporaryDirectory(prefix="dietgen-emu-") as tmp:
+        counts = Path(tmp) / "counts.txt"
+        cmd = _command(elf, board, marks, counts)
+        data = b"" if blocks is None else np.ascontiguousarray(blocks, dtype=np.float32).tobytes()
+        try:
+            result = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise DietgenError(f"{elf.name} did not finish within {timeout:.0f} s on {cmd[0].rsplit('/', 1)[-1]} "
+                               f"(a hang or a model too large for the emulator)")
+        detail = result.stderr.decode(errors="replace").strip().splitlines()
+        reason = next((line for line in detail if "fault" in line or "crash" in line or "cycles" in line),
+                      detail[-1] if detail else "")
+        if result.returncode != 0:
+            raise DietgenError(f"{elf.name} failed on {board.id}'s emulator with status {result.returncode}"
+                               + (f": {reason.strip()}" if reason else ""))
+        lines = counts.read_text().split("\n") if counts.exists() else []
+    steps = tuple(StepCount(int(v[0]), tuple(int(x) for x in v[1:])) for v in (ln.split() for ln in lines) if v)
+    if blocks is None:
+        return EmulatorRun(np.zeros((0, out_size), np.float32), steps, unit_of(board))
+    out = np.frombuffer(result.stdout, dtype=np.float32)
+    if out.size != blocks.shape[0] * out_size:
+        raise DietgenError(f"{elf.name} on {board.id} wrote {out.size} floats, expected "
+                           f"{blocks.shape[0] * out_size}")
+    return EmulatorRun(out.reshape(blocks.shape[0], out_size), steps, unit_of(board))
+
+
+@dataclass(frozen=True)
+class BoardRun:
+    board: str
+    core: str
+    unit: str                                   # "instructions" or "cycles"
+    total: int                                  # per step, between the harness's markers
+    per_node: tuple[tuple[str, str, int], ...]  # (node, op, count), in execution order
+    estimate: float | None                      # the cost model's figure in the same unit (None: no table)
+
+
+def run_on_board(compiled, feeds: dict[str, np.ndarray], board_id: str) -> tuple[dict[str, np.ndarray], BoardRun]:
+    """Cross-compile ``compiled`` with the verify harness, run ``feeds`` through it on the board's emulator;
+    the outputs by name and what the step cost."""
+    from dietgen.boards import get_board
+    from dietgen.codegen.render import render
+    from dietgen.cost import block_counts, has_cost_table
+    from dietgen.output import write_tree
+    from dietgen.toolchain.cross import build_elf
+    from dietgen.verify import split_outputs
+    board = get_board(board_id)
+    g = compiled.graph
+    with tempfile.TemporaryDirectory(prefix="dietgen-board-") as tmp:
+        src = write_tree(render(g), Path(tmp) / "src")
+        elf = build_elf(src, compiled.c_name, board, Path(tmp) / "build", "verify")
+        block = np.concatenate([feeds[n].reshape(-1) for n in g.inputs])[None, :]
+        run = run_elf(elf, board, compiled.c_name, block, g.meta["plan"].out_size)
+    if not run.steps:
+        raise DietgenError(f"{board.id}: the emulator reported no counts for {compiled.c_name}")
+    step = run.steps[-1]
+    counts = node_counts(g, step)
+    per_node = tuple((n.name, n.op_type, counts[n.name]) for n in g.nodes if counts[n.name])
+    estimate = block_counts(g, board.core)[0] if has_cost_table(board.core) else None
+    return split_outputs(g, run.outputs[0]), BoardRun(board.id, board.core, run.unit, step.total, per_node, estimate)

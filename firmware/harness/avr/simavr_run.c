@@ -1,0 +1,159 @@
+/* Runs an AVR firmware image on simavr, cycle-exact, the way the host harness runs natively: blocks of floats
+ * from stdin go to the firmware and its output blocks come back on stdout (see avr_main.c), main's return
+ * value becomes the exit status, and the cycles each step spends are written per kernel call (see
+ * qemu_count.c for the same counting under QEMU).
+ *
+ *   simavr_run MCU F_CPU FIRMWARE.elf MAX_CYCLES COUNTS_FILE BEGIN END STEP_LO STEP_HI MAIN_LO MAIN_HI
+ *              [READ WRITE STATUS]
+ *
+ * Addresses are hexadecimal byte addresses (from nm). Exit status: main's value, or 124 when MAX_CYCLES run
+ * out, 125 on a crash, 126 on bad arguments. Link with -lsimavr. */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <simavr/sim_avr.h>
+#include <simavr/sim_elf.h>
+
+#define MAX_SEGMENTS 4096
+
+static void log_to_stderr(avr_t *avr, const int level, const char *format, va_list args)
+{
+    (void)avr;
+    if (level <= LOG_WARNING)
+        vfprintf(stderr, format, args);
+}
+
+static uint32_t hex(const char *s)
+{
+    return (uint32_t)strtoul(s, NULL, 16);
+}
+
+/* Move n floats (4 bytes each, both sides little-endian) between the firmware's buffer and stdio. */
+static int read_block(avr_t *avr, uint16_t addr, uint16_t n)
+{
+    size_t bytes = (size_t)n * 4u;
+    if (addr + bytes > avr->ramend + 1u)
+        return 0;
+    return fread(avr->data + addr, 1, bytes, stdin) == bytes;
+}
+
+static int write_block(avr_t *avr, uint16_t addr, uint16_t n)
+{
+    size_t bytes = (size_t)n * 4u;
+    if (addr + bytes > avr->ramend + 1u)
+        return 0;
+    return fwrite(avr->data + addr, 1, bytes, stdout) == bytes;
+}
+
+int main(int argc, char **argv)
+{
+    elf_firmware_t fw;
+    avr_t *avr;
+    unsigned long long max_cycles;
+    uint32_t begin, end, lo, hi, main_lo, main_hi, io_read = 0, io_write = 0, io_status = 0, prev_pc;
+    uint64_t segments[MAX_SEGMENTS], pending = 0, total = 0, start = 0, before;
+    int nseg = 0, active = 0, prev_in_step = 0, state;
+    FILE *counts;
+
+    if (argc != 12 && argc != 15) {
+        fprintf(stderr, "usage: simavr_run MCU F_CPU FIRMWARE.elf MAX_CYCLES COUNTS BEGIN END LO HI "
+                        "MAIN_LO MAIN_HI [READ WRITE STATUS]\n");
+        return 126;
+    }
+    max_cycles = strtoull(argv[4], NULL, 10);
+    begin = hex(argv[6]);
+    end = hex(argv[7]);
+    lo = hex(argv[8]);
+    hi = hex(argv[9]);
+    main_lo = hex(argv[10]);
+    main_hi = hex(argv[11]);
+    if (argc == 15) {
+        io_read = hex(argv[12]);
+        io_write = hex(argv[13]);
+        io_status = hex(argv[14]);
+    }
+    avr_global_logger_set(log_to_stderr);
+    memset(&fw, 0, sizeof fw);
+    if (elf_read_firmware(argv[3], &fw) != 0) {
+        fprintf(stderr, "simavr_run: cannot read %s\n", argv[3]);
+        return 126;
+    }
+    avr = avr_make_mcu_by_name(argv[1]);
+    if (!avr) {
+        fprintf(stderr, "simavr_run: simavr does not know the MCU %s\n", argv[1]);
+        return 126;
+    }
+    avr_init(avr);
+    avr->frequency = (uint32_t)strtoul(argv[2], NULL, 10);
+    avr_load_firmware(avr, &fw);
+    counts = fopen(argv[5], "w");
+    if (!counts) {
+        fprintf(stderr, "simavr_run: cannot write %s\n", argv[5]);
+        return 126;
+    }
+
+    state = cpu_Running;
+    while (state != cpu_Done && state != cpu_Crashed) {
+        uint32_t pc = avr->pc;
+        if (avr->cycle > max_cycles) {
+            fprintf(stderr, "simavr_run: no exit after %llu cycles\n", max_cycles);
+            return 124;
+        }
+        if (io_read && pc == io_read) {
+            uint16_t addr = (uint16_t)(avr->data[24] | avr->data[25] << 8);
+            uint16_t n = (uint16_t)(avr->data[22] | avr->data[23] << 8);
+            avr->data[io_status] = (uint8_t)read_block(avr, addr, n);
+        } else if (io_write && pc == io_write) {
+            uint16_t addr = (uint16_t)(avr->data[24] | avr->data[25] << 8);
+            uint16_t n = (uint16_t)(avr->data[22] | avr->data[23] << 8);
+            if (!write_block(avr, addr, n))
+                return 126;
+        } else if (pc == begin) {
+            active = 1;
+            nseg = 0;
+            pending = 0;
+            prev_in_step = 0;
+            start = avr->cycle;
+        } else if (pc == end && active) {
+            int i;
+            total = avr->cycle - start;
+            fprintf(counts, "%llu", (unsigned long long)total);
+            for (i = 0; i < nseg; ++i)
+                fprintf(counts, " %llu", (unsigned long long)segments[i]);
+            fputc('\n', counts);
+            active = 0;
+        }
+        before = avr->cycle;
+        prev_pc = pc;
+        state = avr_run(avr);
+        if (active) {
+            /* Same attribution as the QEMU plugin: set-up inside NAME_step joins the call it prepares. */
+            uint64_t spent = avr->cycle - before;
+            int in_step = prev_pc >= lo && prev_pc < hi;
+            if (prev_pc >= main_lo && prev_pc < main_hi) {
+                /* back in the harness: NAME_step returned */
+                if (nseg > 0)
+                    segments[nseg - 1] += pending;
+                pending = 0;
+            } else if (in_step) {
+                pending += spent;
+            } else if (prev_in_step && nseg < MAX_SEGMENTS) {
+                segments[nseg++] = pending + spent;
+                pending = 0;
+            } else if (nseg > 0) {
+                segments[nseg - 1] += spent;
+            }
+            prev_in_step = in_step;
+        }
+    }
+    fclose(counts);
+    fflush(stdout);
+    if (state == cpu_Crashed) {
+        fprintf(stderr, "simavr_run: the firmware crashed at pc 0x%x\n", (unsigned)avr->pc);
+        return 125;
+    }
+    return avr->data[24];
+}

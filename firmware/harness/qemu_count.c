@@ -1,0 +1,145 @@
+/* QEMU TCG plugin: counts the guest instructions the model executes, per kernel call.
+ *
+ * Debian's QEMU loads plugins but ships no qemu-plugin.h, so the few API v1 functions used here are
+ * declared below (their signatures are stable since QEMU 4.2). Build:
+ *     cc -O2 -shared -fPIC qemu_count.c -o libqemu_count.so
+ * Arguments (-plugin libqemu_count.so,arg=value,...), addresses in hex:
+ *     begin, end   the harness's marker functions called just before and just after NAME_step
+ *     lo, hi       the address range of NAME_step itself
+ *     mlo, mhi     the address range of the harness's main, which calls NAME_step
+ *     out          file that receives one line per step: "<total> <segment> <segment> ..."
+ * A segment is one kernel call: the instructions NAME_step spends setting the call up, then everything the
+ * callee executes; the step's epilogue joins the last call. NAME_step is straight-line code, so the n-th
+ * segment belongs to the n-th call it makes.
+ * Counting is per executed translation block, which is exact here: bare-metal and user-mode harnesses take
+ * no interrupts, so a block always runs to its end. */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef uint64_t qemu_plugin_id_t;
+typedef struct qemu_info_t qemu_info_t;
+struct qemu_plugin_tb;
+enum qemu_plugin_cb_flags { QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_CB_R_REGS, QEMU_PLUGIN_CB_RW_REGS };
+typedef void (*qemu_plugin_vcpu_tb_trans_cb_t)(qemu_plugin_id_t id, struct qemu_plugin_tb *tb);
+typedef void (*qemu_plugin_vcpu_udata_cb_t)(unsigned int vcpu_index, void *userdata);
+typedef void (*qemu_plugin_udata_cb_t)(qemu_plugin_id_t id, void *userdata);
+
+void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_tb_trans_cb_t cb);
+void qemu_plugin_register_vcpu_tb_exec_cb(struct qemu_plugin_tb *tb, qemu_plugin_vcpu_udata_cb_t cb,
+                                          enum qemu_plugin_cb_flags flags, void *userdata);
+void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t cb, void *userdata);
+size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
+uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
+
+__attribute__((visibility("default"))) int qemu_plugin_version = 1;
+
+#define MAX_SEGMENTS 4096
+
+static uint64_t begin_addr, end_addr, step_lo, step_hi, main_lo, main_hi;
+static FILE *out;
+static bool active, prev_in_step;
+static uint64_t total, pending, segments[MAX_SEGMENTS];
+static int nseg;
+
+/* The block's start address and instruction count travel packed in the callback's user data pointer:
+ * a 48-bit address and a 16-bit count both fit a 64-bit host pointer. */
+static void on_exec(unsigned int vcpu, void *udata)
+{
+    uint64_t packed = (uint64_t)(uintptr_t)udata;
+    uint64_t pc = packed >> 16, n = packed & 0xffff;
+    bool in_step, in_main;
+    int i;
+    (void)vcpu;
+    if (pc == begin_addr) {
+        active = true;
+        prev_in_step = false;
+        total = pending = 0;
+        nseg = 0;
+        return;
+    }
+    if (pc == end_addr) {
+        if (active && out) {
+            fprintf(out, "%" PRIu64, total);
+            for (i = 0; i < nseg; ++i)
+                fprintf(out, " %" PRIu64, segments[i]);
+            fputc('\n', out);
+            fflush(out);
+        }
+        active = false;
+        return;
+    }
+    if (!active)
+        return;
+    total += n;
+    in_step = pc >= step_lo && pc < step_hi;
+    in_main = pc >= main_lo && pc < main_hi;
+    if (in_main) {
+        /* back in the harness: NAME_step returned */
+        if (nseg > 0)
+            segments[nseg - 1] += pending;
+        pending = 0;
+    } else if (in_step) {
+        pending += n;
+    } else if (prev_in_step && nseg < MAX_SEGMENTS) {
+        segments[nseg++] = pending + n;
+        pending = 0;
+    } else if (nseg > 0) {
+        segments[nseg - 1] += n;
+    }
+    prev_in_step = in_step;
+}
+
+static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
+{
+    uint64_t pc = qemu_plugin_tb_vaddr(tb) & ~(uint64_t)1;
+    uint64_t n = qemu_plugin_tb_n_insns(tb);
+    (void)id;
+    qemu_plugin_register_vcpu_tb_exec_cb(tb, on_exec, QEMU_PLUGIN_CB_NO_REGS,
+                                         (void *)(uintptr_t)((pc << 16) | (n & 0xffff)));
+}
+
+static void on_plugin_exit(qemu_plugin_id_t id, void *udata)
+{
+    (void)id;
+    (void)udata;
+    if (out)
+        fclose(out);
+}
+
+__attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
+                                                               int argc, char **argv)
+{
+    int i;
+    (void)info;
+    for (i = 0; i < argc; ++i) {
+        const char *eq = strchr(argv[i], '=');
+        if (!eq)
+            return -1;
+        if (!strncmp(argv[i], "begin=", 6))
+            begin_addr = strtoull(eq + 1, NULL, 16) & ~1ULL;
+        else if (!strncmp(argv[i], "end=", 4))
+            end_addr = strtoull(eq + 1, NULL, 16) & ~1ULL;
+        else if (!strncmp(argv[i], "lo=", 3))
+            step_lo = strtoull(eq + 1, NULL, 16) & ~1ULL;
+        else if (!strncmp(argv[i], "hi=", 3))
+            step_hi = strtoull(eq + 1, NULL, 16);
+        else if (!strncmp(argv[i], "mlo=", 4))
+            main_lo = strtoull(eq + 1, NULL, 16) & ~1ULL;
+        else if (!strncmp(argv[i], "mhi=", 4))
+            main_hi = strtoull(eq + 1, NULL, 16);
+        else if (!strncmp(argv[i], "out=", 4))
+            out = fopen(eq + 1, "w");
+        else
+            return -1;
+    }
+    if (!out || !begin_addr || !end_addr || step_hi <= step_lo || main_hi <= main_lo)
+        return -1;
+    qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);
+    qemu_plugin_register_atexit_cb(id, on_plugin_exit, NULL);
+    return 0;
+}

@@ -1,0 +1,106 @@
+"""The per-core cost model: calibrated tables, estimates within 25 % of the emulator counts on models outside the
+calibration set, and the calibration itself."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dietgen.boards import get_board
+from dietgen.cost import (Sample, block_counts, block_cycles, calibrate, calibration_boards, cost_table, fit_table,
+                          measure)
+from dietgen.errors import DietgenError
+from dietgen.pipeline import compile_model
+from golden_models import tiny_conv_dense
+
+EMULATED_CORES = ["avr", "cortex-m0plus", "cortex-m3", "cortex-m4f", "cortex-m7", "cortex-m33", "cortex-a53",
+                  "cortex-a72", "cortex-a76"]
+
+
+@pytest.fixture(scope="module")
+def demo(root):
+    return compile_model(root / "examples" / "demo")
+
+
+@pytest.fixture(scope="module")
+def boards_by_core():
+    return calibration_boards(tuple(EMULATED_CORES))
+
+
+@pytest.mark.parametrize("core", EMULATED_CORES)
+def test_estimate_within_25_percent_of_emulator(core, demo, boards_by_core, tmp_path, record_property):
+    # The demo needs more RAM than an AVR has: AVR is checked on the tiny golden model (not calibrated on either).
+    compiled = compile_model(tiny_conv_dense()) if core == "avr" else demo
+    board = boards_by_core[core]
+    _, counted = measure(compiled, board, tmp_path)
+    estimate, per_node = block_counts(compiled.graph, core)
+    error = estimate / counted - 1
+    record_property("cost_error", json.dumps({"core": core, "board": board.id, "model": compiled.c_name,
+                                              "unit": cost_table(core)["unit"], "count": counted,
+                                              "estimate": estimate}))
+    assert abs(error) <= 0.25, f"{core}: estimate {estimate:.0f} vs emulator {counted} ({100 * error:+.1f}%)"
+    assert sum(per_node.values()) == pytest.approx(estimate)
+
+
+def test_block_cycles_converts_instructions_with_the_core_figure(demo):
+    m7, uno = get_board("teensy41"), get_board("uno")
+    instructions, _ = block_counts(demo.graph, m7.core)
+    cycles, per_node = block_cycles(demo.graph, m7)
+    assert cycles == pytest.approx(instructions * cost_table(m7.core)["cycles_per_instruction"])
+    assert set(per_node) == {n.name for n in demo.graph.nodes}
+    tiny = compile_model(tiny_conv_dense())
+    assert block_cycles(tiny.graph, uno)[0] == pytest.approx(block_counts(tiny.graph, "avr")[0])   # simavr: cycles
+
+
+def test_core_without_table_is_a_clear_error(demo):
+    esp = get_board("esp32-s3-devkitc-1")
+    with pytest.raises(DietgenError, match="no cost table for core xtensa-lx7"):
+        block_cycles(demo.graph, esp)
+
+
+def test_fit_recovers_a_known_cost_law():
+    law = {"Conv": (500.0, 9.0, 3.0), "Tanh": (40.0, 0.0, 60.0)}   # fixed, per MAC, per output element
+    samples = []
+    for op, (fixed, per_mac, per_el) in law.items():
+        for macs, elements in ((0, 10), (0, 50), (0, 200)) if op == "Tanh" else ((100, 10), (900, 40), (4000, 60)):
+            samples.append(Sample(op, None, {"macs": macs, "elements": elements, "bytes": 8.0 * elements},
+                                  fixed + per_mac * macs + per_el * elements))
+    samples.append(Sample("Conv", "DG_F_TANH", {"macs": 2000, "elements": 30, "bytes": 240.0},
+                          500 + 9 * 2000 + 3 * 30 + 60 * 30))
+    table = fit_table(samples, "cortex-m4f", "instructions")
+    assert table["ops"]["Conv"]["fixed"] == pytest.approx(500, rel=1e-3)
+    assert table["ops"]["Conv"]["macs"] == pytest.approx(9, rel=1e-3)
+    assert table["fn"]["DG_F_TANH"] == pytest.approx(60, rel=1e-3)
+
+
+def test_calibrate_writes_a_table(tmp_path, monkeypatch):
+    """The whole calibration for one core, on a reduced model set to keep the suite fast."""
+    import dietgen.cost as cost
+    models = [m for m in cost.calibration_models() if m[0] in ("gated-4", "gated-10", "recurrent-8")]
+    monkeypatch.setattr(cost, "calibration_models", lambda: models)
+    (result,) = calibrate(("cortex-m7",), tmp_path)
+    table = json.loads((tmp_path / "cortex-m7.json").read_text())
+    assert result.path == tmp_path / "cortex-m7.json" and result.unit == "instructions"
+    assert {"Conv", "GRU", "LSTM", "Tanh", "Sigmoid"} <= set(table["ops"])
+    assert table["cycles_per_instruction"] > 0 and table["ops"]["Conv"]["macs"] > 0
+    assert result.fit_error < 0.25
+
+
+def test_calibrate_refuses_a_core_without_emulator():
+    with pytest.raises(DietgenError, match="no board with an installed cross compiler emulates core xtensa-lx7"):
+        calibration_boards(("xtensa-lx7",))
+
+
+def test_calibration_board_holds_the_most_ram():
+    avr = calibration_boards(("avr",))["avr"]
+    assert avr.id == "megaatmega2560"
+
+
+def test_cli_calibrate_bad_core_is_one_line():
+    from click.testing import CliRunner
+
+    from dietgen.cli import cli
+    result = CliRunner().invoke(cli, ["calibrate", "--core", "xtensa-lx7"], catch_exceptions=False)
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "xtensa-lx7" in lines[0]
