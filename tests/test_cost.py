@@ -2,6 +2,7 @@
 calibration set, and the calibration itself."""
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -40,6 +41,32 @@ def test_estimate_within_25_percent_of_emulator(core, demo, boards_by_core, tmp_
                                               "estimate": estimate}))
     assert abs(error) <= 0.25, f"{core}: estimate {estimate:.0f} vs emulator {counted} ({100 * error:+.1f}%)"
     assert sum(per_node.values()) == pytest.approx(estimate)
+
+
+# One core per family, each quick to emulate: soft-float Cortex-M, Cortex-M with an FPU, Cortex-A (qemu-user).
+# AVR is left out: no example model fits its memory.
+EXAMPLE_CORES = ["cortex-m0plus", "cortex-m33", "cortex-a53"]
+
+
+@pytest.fixture(scope="module")
+def compiled_example(root):
+    return functools.cache(lambda name: compile_model(root / "examples" / name))
+
+
+@pytest.mark.parametrize("core", EXAMPLE_CORES)
+@pytest.mark.parametrize("example", ["ddsp", "sing", "wavenet"])   # the demo: on every core above
+def test_estimate_of_example_models_within_25_percent(example, core, compiled_example, boards_by_core, tmp_path,
+                                                      record_property):
+    # None of the example models is in the calibration set, so this checks the model, not its fit.
+    compiled, board = compiled_example(example), boards_by_core[core]
+    _, counted = measure(compiled, board, tmp_path)
+    estimate, _ = block_counts(compiled.graph, core)
+    error = estimate / counted - 1
+    record_property("cost_error", json.dumps({"core": core, "board": board.id, "model": example,
+                                              "unit": cost_table(core)["unit"], "count": counted,
+                                              "estimate": estimate}))
+    assert abs(error) <= 0.25, f"{example} on {core}: estimate {estimate:.0f} vs emulator {counted} " \
+                               f"({100 * error:+.1f}%)"
 
 
 def test_block_cycles_converts_instructions_with_the_core_figure(demo):

@@ -24,8 +24,12 @@ def calibrate(cores, out_dir, as_json):
         results = run(tuple(cores) or None, out_dir, progress=lambda what: bar.update(1))
     if as_json:
         click.echo(json.dumps([{"core": r.core, "board": r.board, "unit": r.unit, "table": str(r.path),
-                                "nodes": r.nodes, "fit_error": r.fit_error} for r in results], indent=2))
+                                "models": r.models, "skipped": list(r.skipped), "nodes": r.nodes,
+                                "fit_error": r.fit_error} for r in results], indent=2))
         return
-    click.echo(table(["core", "emulated on", "unit", "nodes", "worst model error", "table"],
-                     [[r.core, r.board, r.unit, r.nodes, f"{100 * r.fit_error:.1f}%", str(r.path)] for r in results],
-                     {3, 4}))
+    click.echo(table(["core", "emulated on", "unit", "models", "nodes", "worst model error", "table"],
+                     [[r.core, r.board, r.unit, r.models, r.nodes, f"{100 * r.fit_error:.1f}%", str(r.path)]
+                      for r in results], {3, 4, 5}))
+    for r in results:
+        if r.skipped:
+            click.echo(f"{r.core}: skipped {', '.join(r.skipped)} (too large for {r.board}'s memory)")
