@@ -7,21 +7,16 @@ import re
 import shutil
 
 import pytest
-from click.testing import CliRunner
 
 from dietgen.boards import CORES, boards, get_board, load_board
-from dietgen.cli import cli
 from dietgen.errors import DietgenError
+from clirun import run
 
 ISSUE_BOARDS = {"uno": "avr", "megaatmega2560": "avr", "nano33ble": "cortex-m4f", "due": "cortex-m3",
                 "nanorp2040connect": "cortex-m0plus", "portenta_h7_m7": "cortex-m7", "pico": "cortex-m0plus",
                 "rpipico2": "cortex-m33", "teensy41": "cortex-m7", "electrosmith_daisy": "cortex-m7",
                 "esp32-s3-devkitc-1": "xtensa-lx7", "rpizero2w": "cortex-a53", "rpi3": "cortex-a53",
                 "rpi4": "cortex-a72", "rpi5": "cortex-a76"}
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 def test_every_board_of_the_issue_is_there_with_its_core():

@@ -8,20 +8,15 @@ import json
 import numpy as np
 import onnx
 import pytest
-from click.testing import CliRunner
 from onnx import helper, numpy_helper
 
 import dietgen
 from dietgen.boards import boards, get_board
 from dietgen.budget import block_frames, check, check_all, sample_rate
-from dietgen.cli import cli
 from dietgen.ir import TensorKind
 from dietgen.pipeline import compile_model
 from golden_models import tiny_conv_dense
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+from clirun import run
 
 
 def wide_dense() -> onnx.ModelProto:

@@ -8,25 +8,10 @@ import json
 import numpy as np
 import onnx
 import pytest
-from click.testing import CliRunner
 from onnx import helper, numpy_helper
 
-from dietgen.cli import cli
 from golden_models import tiny_conv_dense
-
-
-def run(*args):
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    return result
-
-
-def assert_one_line_error(result, *words, code=(1, 2)):
-    assert result.exit_code in code, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert "Traceback" not in result.output
-    for w in words:
-        assert w.lower() in lines[0].lower(), lines[0]
+from clirun import assert_one_line_error, run
 
 
 @pytest.fixture

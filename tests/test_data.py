@@ -16,6 +16,7 @@ from dietgen.data.features import a_weighted_loudness, estimate_f0, midi_to_hz, 
 from dietgen.data.synthetic import synthetic_note
 from dietgen.data.wav import read_wav, wav_bytes
 from dietgen.errors import DietgenError
+from clirun import assert_one_line_error
 
 SOUNDFONT = "/usr/share/sounds/sf2/TimGM6mb.sf2"
 SMALL = dict(soundfont=SOUNDFONT, instruments=(0, 40), pitches=(57, 60, 64), velocities=(60, 120), seconds=0.512,
@@ -24,14 +25,6 @@ SMALL = dict(soundfont=SOUNDFONT, instruments=(0, 40), pitches=(57, 60, 64), vel
 
 def files_of(folder):
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def assert_one_line_error(result, *words):
-    assert result.exit_code in (1, 2), result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in result.output, result.output
-    for word in words:
-        assert word.lower() in lines[0].lower(), lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -14,25 +14,20 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from click.testing import CliRunner
 
 from dietgen.boards import get_board
-from dietgen.cli import cli
 from dietgen.codegen.project import render_project
 from dietgen.errors import DietgenError
 from dietgen.pipeline import compile_model
 from dietgen.toolchain import platformio
 from dietgen.verify import run_onnxruntime
 from golden_models import tiny_conv_dense
+from clirun import run
 
 pytest.importorskip("platformio", reason="PlatformIO is a dietgen dependency: pip install platformio")
 
 ROOT_TESTS = Path(__file__).resolve().parent
 SIMAVR_HEADERS = Path("/usr/include/simavr")
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture(autouse=True)

@@ -7,28 +7,15 @@ import json
 
 import pytest
 import torch
-from click.testing import CliRunner
 
 from dietgen import models
-from dietgen.cli import cli
 from dietgen.data import Dataset, render_dataset, synthetic_dataset
 from dietgen.errors import DietgenError
 from dietgen.models.base import build, families
 from dietgen.train import batch_to, mean_loss, train
+from clirun import assert_one_line_error, run
 
 SOUNDFONT = "/usr/share/sounds/sf2/TimGM6mb.sf2"
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def assert_one_line_error(result, *words):
-    assert result.exit_code in (1, 2), result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in result.output, result.output
-    for word in words:
-        assert word.lower() in lines[0].lower(), lines[0]
 
 
 @pytest.fixture(scope="module")
