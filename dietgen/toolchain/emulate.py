@@ -68,7 +68,8 @@ def _cache_dir() -> Path:
 
 def _host_tool(source: Path, stem: str, flags: list[str], libs: list[str], package: str) -> Path:
     """Build a host helper (the QEMU plugin, the simavr runner) once per source version, in the user cache."""
-    text = source.read_bytes()
+    shared = firmware() / "harness" / "segments.h"
+    text = source.read_bytes() + shared.read_bytes()
     digest = hashlib.sha256(text + " ".join(flags + libs).encode()).hexdigest()[:16]
     out = _cache_dir() / f"{stem}-{digest}"
     if out.is_file():
@@ -76,7 +77,7 @@ def _host_tool(source: Path, stem: str, flags: list[str], libs: list[str], packa
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{stem}-")
     os.close(fd)
-    cmd = [find_compiler(), "-O2", "-std=gnu99", *flags, str(source), "-o", tmp, *libs]
+    cmd = [find_compiler(), "-O2", "-std=gnu99", f"-I{shared.parent}", *flags, str(source), "-o", tmp, *libs]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         os.unlink(tmp)

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "segments.h"
+
 typedef uint64_t qemu_plugin_id_t;
 typedef struct qemu_info_t qemu_info_t;
 struct qemu_plugin_tb;
@@ -38,13 +40,11 @@ uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
 
 __attribute__((visibility("default"))) int qemu_plugin_version = 1;
 
-#define MAX_SEGMENTS 4096
-
 static uint64_t begin_addr, end_addr, step_lo, step_hi, main_lo, main_hi;
 static FILE *out;
-static bool active, prev_in_step;
-static uint64_t total, pending, segments[MAX_SEGMENTS];
-static int nseg;
+static bool active;
+static uint64_t total;
+static dg_segments segments;
 
 /* The block's start address and instruction count travel packed in the callback's user data pointer:
  * a 48-bit address and a 16-bit count both fit a 64-bit host pointer. */
@@ -52,21 +52,19 @@ static void on_exec(unsigned int vcpu, void *udata)
 {
     uint64_t packed = (uint64_t)(uintptr_t)udata;
     uint64_t pc = packed >> 16, n = packed & 0xffff;
-    bool in_step, in_main;
     int i;
     (void)vcpu;
     if (pc == begin_addr) {
         active = true;
-        prev_in_step = false;
-        total = pending = 0;
-        nseg = 0;
+        total = 0;
+        dg_segments_reset(&segments);
         return;
     }
     if (pc == end_addr) {
         if (active && out) {
             fprintf(out, "%" PRIu64, total);
-            for (i = 0; i < nseg; ++i)
-                fprintf(out, " %" PRIu64, segments[i]);
+            for (i = 0; i < segments.n; ++i)
+                fprintf(out, " %" PRIu64, segments.counts[i]);
             fputc('\n', out);
             fflush(out);
         }
@@ -76,22 +74,7 @@ static void on_exec(unsigned int vcpu, void *udata)
     if (!active)
         return;
     total += n;
-    in_step = pc >= step_lo && pc < step_hi;
-    in_main = pc >= main_lo && pc < main_hi;
-    if (in_main) {
-        /* back in the harness: NAME_step returned */
-        if (nseg > 0)
-            segments[nseg - 1] += pending;
-        pending = 0;
-    } else if (in_step) {
-        pending += n;
-    } else if (prev_in_step && nseg < MAX_SEGMENTS) {
-        segments[nseg++] = pending + n;
-        pending = 0;
-    } else if (nseg > 0) {
-        segments[nseg - 1] += n;
-    }
-    prev_in_step = in_step;
+    dg_segments_add(&segments, pc >= main_lo && pc < main_hi, pc >= step_lo && pc < step_hi, n);
 }
 
 static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)

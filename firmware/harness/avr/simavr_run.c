@@ -17,7 +17,7 @@
 #include <simavr/sim_avr.h>
 #include <simavr/sim_elf.h>
 
-#define MAX_SEGMENTS 4096
+#include "segments.h"
 
 static void log_to_stderr(avr_t *avr, const int level, const char *format, va_list args)
 {
@@ -54,8 +54,9 @@ int main(int argc, char **argv)
     avr_t *avr;
     unsigned long long max_cycles;
     uint32_t begin, end, lo, hi, main_lo, main_hi, io_read = 0, io_write = 0, io_status = 0, prev_pc;
-    uint64_t segments[MAX_SEGMENTS], pending = 0, total = 0, start = 0, before;
-    int nseg = 0, active = 0, prev_in_step = 0, state;
+    static dg_segments segments;
+    uint64_t total = 0, start = 0, before;
+    int active = 0, state;
     FILE *counts;
 
     if (argc != 12 && argc != 15) {
@@ -113,41 +114,23 @@ int main(int argc, char **argv)
                 return 126;
         } else if (pc == begin) {
             active = 1;
-            nseg = 0;
-            pending = 0;
-            prev_in_step = 0;
+            dg_segments_reset(&segments);
             start = avr->cycle;
         } else if (pc == end && active) {
             int i;
             total = avr->cycle - start;
             fprintf(counts, "%llu", (unsigned long long)total);
-            for (i = 0; i < nseg; ++i)
-                fprintf(counts, " %llu", (unsigned long long)segments[i]);
+            for (i = 0; i < segments.n; ++i)
+                fprintf(counts, " %llu", (unsigned long long)segments.counts[i]);
             fputc('\n', counts);
             active = 0;
         }
         before = avr->cycle;
         prev_pc = pc;
         state = avr_run(avr);
-        if (active) {
-            /* Same attribution as the QEMU plugin: set-up inside NAME_step joins the call it prepares. */
-            uint64_t spent = avr->cycle - before;
-            int in_step = prev_pc >= lo && prev_pc < hi;
-            if (prev_pc >= main_lo && prev_pc < main_hi) {
-                /* back in the harness: NAME_step returned */
-                if (nseg > 0)
-                    segments[nseg - 1] += pending;
-                pending = 0;
-            } else if (in_step) {
-                pending += spent;
-            } else if (prev_in_step && nseg < MAX_SEGMENTS) {
-                segments[nseg++] = pending + spent;
-                pending = 0;
-            } else if (nseg > 0) {
-                segments[nseg - 1] += spent;
-            }
-            prev_in_step = in_step;
-        }
+        if (active)
+            dg_segments_add(&segments, prev_pc >= main_lo && prev_pc < main_hi, prev_pc >= lo && prev_pc < hi,
+                            avr->cycle - before);
     }
     fclose(counts);
     fflush(stdout);
