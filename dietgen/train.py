@@ -38,6 +38,7 @@ class TrainResult:
     best_valid: float
     best_epoch: int
     stopped: str
+    model: AudioModel   # holding the best-validation weights, in eval mode
     history: list[dict] = field(default_factory=list)
 
 
@@ -141,28 +142,49 @@ def train(family: str, preset: str, data_dir, out_dir, *, epochs: int = 100, bat
     ``crop`` (samples) trains and validates on frame-aligned excerpts; ``time_limit`` (minutes) stops after the
     epoch that passes it; ``progress(batches, label)`` wraps each epoch's batches (a progress bar);
     ``on_epoch`` receives each epoch's record."""
-    for name, value in (("epochs", epochs), ("batch size", batch_size), ("patience", patience)):
-        if value < 1:
-            raise DietgenError(f"{name} {value}: give a positive number")
+    check_training_numbers(epochs=epochs, batch_size=batch_size, patience=patience)
     torch.manual_seed(seed)
     dataset = Dataset(data_dir)
     model = build_for_data(family, preset, len(dataset.instruments), overrides)
     run_dir = _prepare_run_dir(out_dir, force)
-    device_ = pick_device(device)
-    model.to(device_)
-    train_loader = dataset.loader("train", batch_size, crop=crop, shuffle=True, seed=seed)
-    valid_loader = dataset.loader("valid", batch_size, crop=crop, seed=seed)
-    inputs = {name: list(shape) for name, shape in model.export_module()[1].items()}
     settings = {"family": family, "preset": preset, "data": str(data_dir),
                 "instruments": dataset.instruments, "note_samples": dataset.note_samples, "crop": crop,
                 "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
                 "patience": patience, "seed": seed, "overrides": dict(overrides or {}),
                 "parameters": sum(p.numel() for p in model.parameters())}
+    return fit(model, dataset, run_dir, settings, epochs=epochs, batch_size=batch_size, lr=lr,
+               weight_decay=weight_decay, patience=patience, crop=crop, seed=seed, device=device,
+               time_limit=time_limit, progress=progress, on_epoch=on_epoch)
+
+
+def check_training_numbers(**numbers: int) -> None:
+    """Each count (epochs, batch_size, patience, ...) must be positive."""
+    for name, value in numbers.items():
+        if value < 1:
+            raise DietgenError(f"{name.replace('_', ' ')} {value}: give a positive number")
+
+
+def fit(model: AudioModel, dataset: Dataset, run_dir: Path, settings: dict, *, epochs: int, batch_size: int,
+        lr: float, weight_decay: float, patience: int, crop: int | None, seed: int, device: str | None,
+        time_limit: float | None, progress: Callable[[Iterable, str], Iterable],
+        on_epoch: Callable[[dict], None],
+        after_step: Callable[[AudioModel], None] | None = None) -> TrainResult:
+    """Train ``model`` in place with a fresh Adam, ReduceLROnPlateau and early stopping; the best-validation
+    checkpoint is kept in the existing folder ``run_dir`` (with ``settings`` as its training record, beside
+    train.json and loss.png) and its weights are back in ``model`` (TrainResult.model) on return.
+
+    ``after_step(model)`` runs after every optimizer step (the masking baseline re-applies its masks there)."""
+    device_ = pick_device(device)
+    model.to(device_)
+    train_loader = dataset.loader("train", batch_size, crop=crop, shuffle=True, seed=seed)
+    valid_loader = dataset.loader("valid", batch_size, crop=crop, seed=seed)
+    inputs = {name: list(shape) for name, shape in model.export_module()[1].items()}
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(1, patience // 3))
 
     started = time.monotonic()
     best = mean_loss(model, valid_loader, device_)
+    best_state = _state_copy(model)
     history = [{"epoch": 0, "train_loss": None, "valid_loss": best, "lr": lr, "seconds": 0.0}]
     initial, best_epoch, stopped = best, 0, "epochs"
     save_run_checkpoint(model, run_dir, inputs, {**settings, "epoch": 0, "valid_loss": best})
@@ -181,6 +203,8 @@ def train(family: str, preset: str, data_dir, out_dir, *, epochs: int = 100, bat
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
             optimizer.step()
+            if after_step is not None:
+                after_step(model)
             total += float(loss.detach()) * batch["audio"].shape[0]
             count += batch["audio"].shape[0]
         valid = mean_loss(model, valid_loader, device_)
@@ -188,7 +212,7 @@ def train(family: str, preset: str, data_dir, out_dir, *, epochs: int = 100, bat
         history.append({"epoch": epoch, "train_loss": total / count, "valid_loss": valid,
                         "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.monotonic() - started, 2)})
         if valid < best:
-            best, best_epoch = valid, epoch
+            best, best_epoch, best_state = valid, epoch, _state_copy(model)
             save_run_checkpoint(model, run_dir, inputs, {**settings, "epoch": epoch, "valid_loss": valid})
         _write_history(run_dir, settings, history, best_epoch)
         on_epoch(history[-1])
@@ -198,7 +222,13 @@ def train(family: str, preset: str, data_dir, out_dir, *, epochs: int = 100, bat
         if time_limit is not None and time.monotonic() - started > 60 * time_limit:
             stopped = "time limit"
             break
-    return TrainResult(run_dir, initial, best, best_epoch, stopped, history)
+    model.load_state_dict(best_state)
+    model.eval()
+    return TrainResult(run_dir, initial, best, best_epoch, stopped, model, history)
+
+
+def _state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def _write_history(run_dir: Path, settings: dict, history: list[dict], best_epoch: int) -> None:

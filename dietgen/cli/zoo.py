@@ -3,11 +3,10 @@ and how well the trained models sound."""
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
-from dietgen.cli.common import cli
+from dietgen.cli.common import cli, crop_samples, parse_overrides, progress_bar
 from dietgen.errors import DietgenUsageError
 
 FAMILIES_HELP = "Model family: wavenet, sing or ddsp."
@@ -22,24 +21,6 @@ def _int_list(text: str, what: str) -> list[int]:
         return [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise DietgenUsageError(f"{what} {text!r}: give numbers separated by commas, or a range such as 36-84")
-
-
-def _bar(items, label):
-    with click.progressbar(items, label=label, file=sys.stderr) as bar:
-        yield from bar
-
-
-def _overrides(values: tuple[str, ...]) -> dict:
-    out = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise DietgenUsageError(f"--set {item!r}: give NAME=VALUE, e.g. --set hidden=32")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 @cli.group(help="Training data: NSynth-style notes rendered from General MIDI SoundFonts.")
@@ -73,7 +54,7 @@ def render(out_dir, soundfont, instruments, pitches, velocities, seconds, releas
         raise DietgenUsageError(f"--splits {splits!r}: give three fractions, e.g. 0.8,0.1,0.1")
     summary = render_dataset(out_dir, soundfont, programs, _int_list(pitches, "pitches"),
                              _int_list(velocities, "velocities"), seconds, release, seed=seed, fractions=fractions,
-                             force=force, progress=_bar)
+                             force=force, progress=progress_bar)
     splits_text = ", ".join(f"{n} {s}" for s, n in summary["splits"].items())
     click.echo(f"wrote {out_dir}: {summary['notes']} notes ({splits_text}); {summary['silent_skipped']} silent "
                f"notes left out; pitch estimate disagrees with the MIDI pitch on "
@@ -103,10 +84,8 @@ def render(out_dir, soundfont, instruments, pitches, velocities, seconds, releas
 @click.option("--force", is_flag=True, help="Replace the run folder if it exists.")
 def train(family, preset, data_dir, out_dir, epochs, batch_size, lr, patience, crop, time_limit, seed, device,
           settings, force):
-    from dietgen.models.base import HOP, SAMPLE_RATE
     from dietgen.report.table import table
     from dietgen.train import train as run
-    crop_samples = None if crop is None else max(1, round(crop * SAMPLE_RATE / HOP)) * HOP
 
     def show(record):
         train_text = "" if record["train_loss"] is None else f"train {record['train_loss']:.4f}  "
@@ -114,8 +93,8 @@ def train(family, preset, data_dir, out_dir, epochs, batch_size, lr, patience, c
 
     try:
         result = run(family, preset, data_dir, out_dir, epochs=epochs, batch_size=batch_size, lr=lr,
-                     patience=patience, crop=crop_samples, seed=seed, device=device, time_limit=time_limit,
-                     overrides=_overrides(settings), force=force, progress=_bar, on_epoch=show)
+                     patience=patience, crop=crop_samples(crop), seed=seed, device=device, time_limit=time_limit,
+                     overrides=parse_overrides(settings), force=force, progress=progress_bar, on_epoch=show)
     except KeyboardInterrupt:
         click.echo(f"interrupted: the best checkpoint so far is kept in {out_dir}", err=True)
         raise click.exceptions.Abort()
@@ -142,7 +121,7 @@ def evaluate(run_dir, data_dir, out_dir, examples, seconds, batch_size, device, 
     from dietgen.evaluate import evaluate as run
     from dietgen.report.table import table
     metrics = run(run_dir, data_dir=data_dir, out_dir=out_dir, examples=examples, seconds=seconds,
-                  batch_size=batch_size, device=device, force=force, progress=_bar)
+                  batch_size=batch_size, device=device, force=force, progress=progress_bar)
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
         return

@@ -1,8 +1,9 @@
 """Model architectures dietgen knows by name, and the checkpoint format that rebuilds them.
 
 A checkpoint is a safetensors weights file plus a JSON config naming a registered architecture and the keyword
-arguments that rebuild it with its own (possibly trimmed) widths. Nothing is unpickled and no code named by
-the file is imported: only architectures registered here can be built.
+arguments that rebuild it; a trimmed model's config says "trimmed": true, and its layers then take their
+(smaller) widths from the weights file's shapes. Nothing is unpickled and no code named by the file is imported: only architectures registered here
+can be built.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any, Callable
 from dietgen.errors import DietgenError
 
 FORMAT = "dietgen-checkpoint"
+TRIMMED = "trimmed"    # set on a module by dietgen.trim.trim_model, and in the config of its checkpoints
 _ARCHITECTURES: dict[str, Callable[..., Any]] = {}
 
 
@@ -53,6 +55,8 @@ def save_checkpoint(module, path: str | os.PathLike, architecture: str, config: 
     save_file(state, str(weights_path))
     doc = {"format": FORMAT, "version": 1, "architecture": architecture, "config": dict(sorted(config.items())),
            "inputs": inputs, **meta}
+    if getattr(module, TRIMMED, False):
+        doc[TRIMMED] = True
     # Keys sorted for stable files, except the inputs: their order is the order the model takes them in.
     cfg_path.write_text(json.dumps({k: doc[k] for k in sorted(doc)}, indent=2) + "\n")
     return cfg_path, weights_path
@@ -86,6 +90,10 @@ def load_checkpoint(path: str | os.PathLike):
         state = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise DietgenError(f"{weights_path}: corrupt safetensors file ({exc})")
+    if doc.get(TRIMMED) is True:
+        from dietgen.trim.surgery import resize_to
+        resize_to(module, {name: tuple(t.shape) for name, t in state.items()})
+        setattr(module, TRIMMED, True)
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as exc:

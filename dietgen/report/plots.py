@@ -60,3 +60,30 @@ def loss_curve_png(history: list[dict], best_epoch: int) -> bytes:
     ax.legend()
     figure.tight_layout()
     return _png(figure)
+
+
+COMPRESSION_TICKS = (1, 2, 5, 10, 20, 50, 100)
+
+
+def compression_png(runs: list[tuple[str, dict]]) -> bytes:
+    """Normalised test loss against compression ratio (log axis, the paper's ticks), one line per (label, trim
+    run document) in ``runs``; the dense model's level dashed at 1."""
+    figure = _figure(6.4, 4)
+    ax = figure.subplots()
+    ax.axhline(1.0, color="grey", linestyle="--", linewidth=1, label="dense")
+    for label, doc in runs:
+        rounds = doc["rounds"]
+        ax.plot([r["compression"] for r in rounds], [r["normalised_loss"] for r in rounds], marker="o",
+                label=label)
+    # Past 100x (the paper's range) the axis grows with the data rather than cutting a run off.
+    largest = max([r["compression"] for _, doc in runs for r in doc["rounds"]] + [COMPRESSION_TICKS[-1]])
+    ax.set_xscale("log")
+    ax.set_xlim(0.9, largest * 1.1)
+    ax.set_xticks(list(COMPRESSION_TICKS), [f"{t}x" for t in COMPRESSION_TICKS])
+    ax.minorticks_off()
+    ax.set_xlabel("compression ratio (dense parameters / parameters)")
+    ax.set_ylabel("test loss / dense test loss")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize="small")
+    figure.tight_layout()
+    return _png(figure)

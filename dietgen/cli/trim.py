@@ -1,0 +1,168 @@
+"""dietgen trim / dietgen trim report: structured lottery trimming of a model family, round by round, and the
+comparison of trim runs (normalised test loss against compression ratio)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from click.core import ParameterSource
+
+from dietgen.cli.common import cli, crop_samples, parse_overrides, progress_bar
+from dietgen.errors import DietgenError, DietgenUsageError
+
+COMPARE_PNG = "compare.png"
+REQUIRED = (("family", "--model"), ("preset", "--preset"), ("data_dir", "--data"), ("out_dir", "-o/--output"))
+
+
+def _check_run_options(options: dict) -> None:
+    """What only the command line can get wrong; TrimSettings.validate checks the settings themselves. Checked
+    here rather than by click so every mistake is one line."""
+    missing = [flag for name, flag in REQUIRED if options[name] is None]
+    if missing:
+        raise DietgenUsageError(f"dietgen trim: missing {', '.join(missing)}; e.g. dietgen trim --model ddsp "
+                                f"--preset tiny --data DIR -o RUN (or compare runs: dietgen trim report RUN...)")
+    if not options["lr"] > 0:
+        raise DietgenUsageError(f"--lr {options['lr']}: give a positive learning rate, e.g. --lr 1e-3")
+    if options["crop"] is not None and not options["crop"] > 0:
+        raise DietgenUsageError(f"--crop {options['crop']}: give a positive number of seconds")
+
+
+def _round_line(record: dict) -> str:
+    return (f"round {record['round']}: {record['parameters']:,} parameters, {record['compression']:.3g}x "
+            f"compression, test loss {record['test_loss']:.4g}, normalised {record['normalised_loss']:.3f}")
+
+
+@cli.group(invoke_without_command=True,
+           help="Structured lottery trimming (Esling et al., DAFx 2020): train the dense model, then each round "
+                "score the units, remove --rate % of those left, reset the survivors to the rewind snapshot and "
+                "retrain. Each round's checkpoint, trim.json, report.md and report.png go to the run folder; "
+                "rerun the same command to resume an interrupted run. `dietgen trim report RUN...` compares "
+                "runs.")
+@click.option("--model", "family", help="Model family: wavenet, sing or ddsp.")
+@click.option("--preset", help="Size preset of the family (e.g. tiny, small, paper).")
+@click.option("--data", "data_dir", type=click.Path(), help="Dataset folder.")
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), help="Run folder.")
+@click.option("--criterion", metavar="NAME",
+              help="Unit score: magnitude, activation, gradient, batchnorm, information (mutual information "
+                   "with the layer's input, the paper's) or information-target (with the training target). "
+                   "[default: information; magnitude with --method mask]")
+@click.option("--scope", default="global", show_default=True, metavar="global|local",
+              help="global: one threshold over all layers; local: the same fraction from each layer.")
+@click.option("--method", default="trim", show_default=True, metavar="trim|mask",
+              help="trim: remove whole units, rebuilding the model physically smaller; mask: zero single "
+                   "weights of smallest magnitude across the model (the paper's unstructured baseline: no gain "
+                   "in size or speed).")
+@click.option("--rate", default=20.0, show_default=True, type=float, help="Percent of the remaining units "
+                                                                          "removed per round.")
+@click.option("--rounds", default=15, show_default=True, type=int, help="Rounds, including the dense round 0.")
+@click.option("--rewind", default=1, show_default=True, type=int,
+              help="Epochs of dense training before the snapshot the survivors are reset to (0: the "
+                   "initialisation).")
+@click.option("--reset", default="rewind", show_default=True, metavar="rewind|reinit",
+              help="rewind: survivors restart from the snapshot; reinit: from a fresh initialisation.")
+@click.option("--floor", default=3, show_default=True, type=int, help="Fewest units a layer keeps.")
+@click.option("--epochs", default=100, show_default=True, type=int, help="Most epochs per round.")
+@click.option("--patience", default=10, show_default=True, type=int,
+              help="Stop a round after this many epochs without a better validation loss.")
+@click.option("--batch-size", default=16, show_default=True, type=int)
+@click.option("--lr", default=1e-3, show_default=True, type=float)
+@click.option("--crop", type=float, help="Train on random excerpts of this many seconds (WaveNet and DDSP).")
+@click.option("--time-limit", type=float, help="Stop a round after the epoch that passes this many minutes.")
+@click.option("--score-examples", default=256, show_default=True, type=int,
+              help="Validation examples the units are scored on.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--device", help="cpu, cuda or cuda:N (default: CUDA when present, else CPU).")
+@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="Override a preset's setting (repeatable), e.g. --set hidden=32.")
+@click.option("--force", is_flag=True, help="Replace the run folder instead of resuming it.")
+@click.option("--json", "as_json", is_flag=True, help="Print trim.json at the end (machine-readable).")
+@click.pass_context
+def trim(ctx, **options):
+    if ctx.invoked_subcommand is not None:
+        given = [p.opts[-1] for p in ctx.command.params
+                 if ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]
+        if given:
+            raise DietgenUsageError(f"dietgen trim {ctx.invoked_subcommand} takes no run options "
+                                    f"({', '.join(given)}); they belong to dietgen trim --model ... -o RUN")
+        return
+    _check_run_options(options)
+    _run(options)
+
+
+def _run(options: dict) -> None:
+    from dietgen.trim.lottery import TrimSettings, run_lottery
+    from dietgen.trim.report import load_run, rounds_table
+    out_dir, as_json = options["out_dir"], options["as_json"]
+    # Masking ranks single weights by magnitude: the unit criteria do not apply to it.
+    criterion = options["criterion"] or ("magnitude" if options["method"] == "mask" else "information")
+    settings = TrimSettings(
+        family=options["family"], preset=options["preset"], data=options["data_dir"],
+        criterion=criterion, scope=options["scope"], method=options["method"], rate=options["rate"],
+        rounds=options["rounds"], rewind=options["rewind"], reset=options["reset"], floor=options["floor"],
+        epochs=options["epochs"], patience=options["patience"], batch_size=options["batch_size"],
+        lr=options["lr"], crop=crop_samples(options["crop"]),
+        time_limit=options["time_limit"], score_examples=options["score_examples"], seed=options["seed"],
+        overrides=parse_overrides(options["settings"]))
+
+    def show(record: dict) -> None:
+        # With --json, stdout carries only the document.
+        click.echo(_round_line(record), err=as_json)
+
+    try:
+        doc = run_lottery(settings, out_dir, force=options["force"], device=options["device"],
+                          progress=progress_bar, on_round=show)
+    except KeyboardInterrupt:
+        # trim.json counts the rounds finished before this command too, when it resumed a run.
+        try:
+            done = len(load_run(out_dir)["rounds"])
+        except DietgenError:
+            done = 0
+        again = "the same command without --force" if options["force"] else "the same command"
+        raise DietgenError(f"interrupted: rerun {again} to resume from round {done}")
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    last = doc["rounds"][-1]["round"]
+    click.echo(rounds_table(doc))
+    if doc.get("stopped"):
+        click.echo(f"stopped after round {last}: {doc['stopped']}")
+    click.echo(f"checkpoints in {Path(out_dir) / 'round-00'} ... {Path(out_dir) / f'round-{last:02d}'} "
+               f"(rewind snapshot in {Path(out_dir) / 'rewind'}); report in {Path(out_dir) / 'report.md'} and "
+               f"report.png; compare runs with: dietgen trim report {out_dir} OTHER_RUN")
+
+
+@trim.command(help="Compare trim runs: each run's rounds (one run) or a comparison at 5x, 10x and 20x "
+                   "compression (several), and normalised test loss against compression ratio for all of them "
+                   f"in one PNG (default: {COMPARE_PNG} in the current folder).")
+@click.argument("runs", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", "png", default=COMPARE_PNG, show_default=True, type=click.Path(dir_okay=False),
+              help="The overlay plot (PNG).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def report(runs, png, as_json):
+    from dietgen.report.plots import compression_png
+    from dietgen.train import _replace_atomically
+    from dietgen.trim.report import compare, compare_table, load_run, rounds_table
+    target = Path(png)
+    if target.suffix.lower() != ".png":
+        raise DietgenUsageError(f"-o {png}: the plot is a PNG; give a file name ending in .png")
+    if not target.parent.is_dir():
+        raise DietgenError(f"-o {png}: no folder {target.parent}; create it or choose another place")
+    docs = [load_run(path) for path in runs]
+    rows = compare(docs, names=list(runs))
+    figure = compression_png([(row["label"], doc) for row, doc in zip(rows, docs)])
+    try:
+        _replace_atomically(lambda tmp: (tmp / target.name).write_bytes(figure), [target.name], target.parent)
+    except OSError as exc:
+        raise DietgenError(f"-o {png}: cannot write there ({exc.strerror}); choose a writable place")
+    if as_json:
+        click.echo(json.dumps({"plot": str(target), "runs": [
+            {"path": str(path), **row, "settings": doc["settings"], "dense": doc["dense"], "rounds": doc["rounds"]}
+            for path, row, doc in zip(runs, rows, docs)]}, indent=2))
+        return
+    if len(docs) == 1:
+        click.echo(f"{runs[0]}: {rows[0]['label']}")
+        click.echo(rounds_table(docs[0]))
+    else:
+        click.echo(compare_table(rows))
+    click.echo(f"wrote {target}: normalised test loss against compression ratio")

@@ -1,0 +1,321 @@
+"""The lottery loop (Esling et al., DAFx 2020): train the dense model, then round after round score the units of
+the best model, remove ``rate`` % of those left, reset the survivors to the rewind snapshot (or re-initialise
+them) and retrain with a fresh optimiser.
+
+The run folder (see the trim.json contract in dietgen.trim.report): round-NN/ holds each round's best-validation
+checkpoint, rewind/ the dense rewind snapshot, trim.json every finished round. A trimmed round also keeps the
+rewind snapshot cut to its units in round-NN/rewind/: the next round is cut from it, and a resumed run
+continues from it. A masked round needs none, its masks being the zero weights of its checkpoint.
+
+A round is trained in round-NN.partial/ and renamed when finished, and trim.json is replaced atomically after
+the rename, so an interrupted round leaves no trace in trim.json and is redone on resume; Ctrl-C never leaves
+trim.json half written."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import torch
+
+from dietgen import models
+from dietgen.data.dataset import Dataset
+from dietgen.errors import DietgenError
+from dietgen.models.base import AudioModel
+from dietgen.train import (_replace_atomically, _state_copy, batch_to, build_for_data, check_training_numbers, fit,
+                           mean_loss, pick_device)
+from dietgen.trim import masking, measure
+from dietgen.trim.criteria import CRITERIA, score_units
+from dietgen.trim.report import DOCUMENT, FORMAT, VERSION, load_run, write_report
+from dietgen.trim.select import SCOPES, select_units
+from dietgen.trim.surgery import trim_model
+from dietgen.trim.units import find_units
+
+METHODS = ("trim", "mask")
+RESETS = ("rewind", "reinit")
+REWIND = "rewind"
+PARTIAL = ".partial"
+ROUND = re.compile(r"round-(\d+)")
+
+
+@dataclass(frozen=True)
+class TrimSettings:
+    """Everything that decides a run's result; a run folder resumes only with the settings it was made with."""
+    family: str
+    preset: str
+    data: str
+    criterion: str = "information"
+    scope: str = "global"
+    method: str = "trim"
+    rate: float = 20.0              # percent of the remaining units (weights, for "mask") removed per round
+    rounds: int = 15                # including the dense round 0
+    rewind: int = 1                 # epochs before the rewind snapshot; 0 = the initial weights
+    reset: str = "rewind"
+    floor: int = 3                  # units a layer never drops below
+    epochs: int = 100
+    patience: int = 10
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    crop: int | None = None
+    time_limit: float | None = None   # minutes per round
+    score_examples: int = 256
+    seed: int = 0
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as trim.json stores them (what JSON gives back, so a stored run compares equal)."""
+        return json.loads(json.dumps({**asdict(self), "data": str(self.data)}))
+
+    def validate(self) -> None:
+        for name, value, valid in (("criterion", self.criterion, CRITERIA), ("scope", self.scope, SCOPES),
+                                   ("method", self.method, METHODS), ("reset", self.reset, RESETS)):
+            if value not in valid:
+                raise DietgenError(f"{name} {value!r}: choose one of {', '.join(valid)}")
+        if self.method == "mask" and (self.criterion, self.scope) != ("magnitude", "global"):
+            raise DietgenError(f"the mask method removes single weights by global magnitude, not by "
+                               f"{self.scope} {self.criterion}; give criterion magnitude and scope global, or "
+                               f"method trim")
+        if not 0 < self.rate < 100:
+            raise DietgenError(f"rate {self.rate}: give the percentage removed per round, between 0 and 100")
+        check_training_numbers(rounds=self.rounds, floor=self.floor, epochs=self.epochs, patience=self.patience,
+                               batch_size=self.batch_size, score_examples=self.score_examples)
+        if not 0 <= self.rewind <= self.epochs:
+            raise DietgenError(f"rewind {self.rewind}: give the epochs before the snapshot, from 0 (the initial "
+                               f"weights) to epochs ({self.epochs})")
+        if self.time_limit is not None and self.time_limit <= 0:
+            raise DietgenError(f"time limit {self.time_limit}: give a positive number of minutes per round")
+
+
+@dataclass
+class _Run:
+    """What the loop carries from one round to the next."""
+    settings: TrimSettings
+    run_dir: Path
+    dataset: Dataset
+    device: torch.device
+    doc: dict
+    best: AudioModel | None = None     # the last finished round's best-validation model
+    rewind: AudioModel | None = None   # the rewind snapshot at that round's shapes (dense for "mask")
+
+
+def run_lottery(settings: TrimSettings, out_dir, *, force: bool = False, device: str | None = None,
+                progress: Callable[[Iterable, str], Iterable] = lambda items, label: items,
+                on_round: Callable[[dict], None] = lambda record: None,
+                on_epoch: Callable[[dict], None] = lambda record: None) -> dict:
+    """Run (or resume) the lottery loop of ``settings`` in ``out_dir``; returns the trim.json document.
+
+    A folder holding a run with the same settings continues after its last finished round; a folder holding
+    anything else is refused unless ``force``, which starts over. ``progress(batches, label)`` wraps each
+    epoch's batches, ``on_epoch`` gets each epoch's record (with its "round"), ``on_round`` each finished
+    round's record."""
+    settings.validate()
+    dataset, device_ = Dataset(settings.data), pick_device(device)
+    # Built before the folder is touched, so an unknown family or preset leaves nothing behind.
+    torch.manual_seed(settings.seed)
+    dense = build_for_data(settings.family, settings.preset, len(dataset.instruments), settings.overrides)
+    run_dir = Path(out_dir)
+    doc = _open_run(run_dir, settings, force)
+    run = _Run(settings, run_dir, dataset, device_, doc)
+    done = len(doc["rounds"])
+    if "stopped" in doc or done >= settings.rounds:
+        return doc
+    if done:
+        run.best, run.rewind = _load_round(run, done - 1)
+    for r in range(done, settings.rounds):
+        started = time.monotonic()
+        if r == 0:
+            result = _dense_round(run, dense, progress, on_epoch)
+        else:
+            model = _next_model(run, r)
+            if model is None:
+                doc["stopped"] = "floor reached"
+                _write_document(run)
+                break
+            result = _train_round(run, r, model, progress, on_epoch)
+        record = _record(run, r, result, time.monotonic() - started)
+        doc["rounds"].append(record)
+        if r == 0:
+            doc["dense"] = {"parameters": record["parameters"], "test_loss": record["test_loss"]}
+        run.best = result.model
+        _write_document(run)
+        on_round(record)
+    return doc
+
+
+def _open_run(run_dir: Path, settings: TrimSettings, force: bool) -> dict:
+    """The document to continue: the stored one for the same settings, else a fresh one in an empty folder.
+    Leftovers of an interrupted round go."""
+    fresh = {"format": FORMAT, "version": VERSION, "settings": settings.to_dict(), "dense": None, "rounds": []}
+    if run_dir.exists() and not run_dir.is_dir():
+        raise DietgenError(f"{run_dir}: exists and is not a folder; choose a folder for the run")
+    if force and run_dir.is_dir():
+        shutil.rmtree(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DietgenError(f"{run_dir}: cannot write there ({exc.strerror}); choose a writable folder")
+    if (run_dir / DOCUMENT).is_file():
+        doc = load_run(run_dir)
+        wanted = fresh["settings"]
+        for key in [*wanted, *(k for k in doc["settings"] if k not in wanted)]:
+            if doc["settings"].get(key) != wanted.get(key):
+                raise DietgenError(f"{run_dir}: holds a trim run with {key} {doc['settings'].get(key)!r}, not "
+                                   f"{wanted.get(key)!r}; resume with its settings, choose another folder or "
+                                   f"pass --force to start over")
+    else:
+        doc = fresh
+        foreign = sorted(p.name for p in run_dir.iterdir() if not _leftover(p.name, 0))
+        if foreign:
+            raise DietgenError(f"{run_dir}: already exists and holds no trim run ({foreign[0]}); choose another "
+                               f"folder or pass --force to replace it")
+    for path in run_dir.iterdir():
+        if _leftover(path.name, len(doc["rounds"])):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return doc
+
+
+def _leftover(name: str, finished: int) -> bool:
+    """Whether ``name`` in a run folder is part of an unfinished round (a run with ``finished`` rounds)."""
+    number = ROUND.fullmatch(name)
+    return (name.endswith(PARTIAL) or name.startswith(".tmp.") or (number is not None and int(number[1]) >= finished)
+            or (name == REWIND and finished == 0))
+
+
+def _load_round(run: _Run, r: int) -> tuple[AudioModel, AudioModel]:
+    """(best model, rewind snapshot) of finished round ``r``, from the run folder."""
+    best, _ = models.load_checkpoint(run.run_dir / _name(r))
+    cut = run.settings.method == "trim" and r > 0
+    rewind, _ = models.load_checkpoint(run.run_dir / _name(r) / REWIND if cut else run.run_dir / REWIND)
+    return best.to(run.device), rewind.to(run.device)
+
+
+def _dense_round(run: _Run, model: AudioModel, progress, on_epoch):
+    """Round 0: the dense ``model`` trained, and the rewind snapshot after ``rewind`` epochs (fewer if training
+    stops earlier) saved as RUN/rewind/."""
+    s = run.settings
+    snapshot = {}
+
+    def keep_snapshot(record: dict) -> None:
+        if record["epoch"] <= s.rewind:
+            snapshot.update(_state_copy(model))
+        on_epoch(record)
+
+    result = _train_round(run, 0, model, progress, keep_snapshot)
+    run.rewind = copy.deepcopy(result.model)
+    run.rewind.load_state_dict(snapshot)
+    _publish(run.run_dir, REWIND, lambda folder: _save(run.rewind, folder, {"round": 0, "rewind": s.rewind}))
+    return result
+
+
+def _next_model(run: _Run, r: int) -> AudioModel | None:
+    """Round ``r``'s starting model: the rewind snapshot without the units (weights) the best model of round
+    r - 1 scores lowest, or None when nothing can be removed. For "trim", run.rewind becomes the cut snapshot."""
+    s, best = run.settings, run.best
+    torch.manual_seed(s.seed + r)   # what the round draws does not depend on whether the run was resumed
+    if s.method == "mask":
+        masks = masking.masks_of(best)
+        new_masks = masking.prune(best, masks, s.rate / 100)
+        if all(torch.equal(masks[n], new_masks[n]) for n in masks):
+            return None
+        model = copy.deepcopy(run.rewind)
+    else:
+        units = find_units(best, batch=_train_batch(run))
+        valid = run.dataset.loader("valid", s.batch_size, crop=s.crop, seed=s.seed, limit=s.score_examples)
+        scores = score_units(best, units, s.criterion, [batch_to(b, run.device) for b in valid], seed=s.seed)
+        keep = select_units(scores, s.rate / 100, s.scope, s.floor, ties=units.ties)
+        if all(k.all() for k in keep):
+            return None
+        run.rewind = trim_model(run.rewind, units, keep)
+        model = copy.deepcopy(run.rewind)
+    if s.reset == "reinit":
+        for module in model.modules():
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+    if s.method == "mask":
+        masking.apply(model, new_masks)
+    return model
+
+
+def _train_round(run: _Run, r: int, model: AudioModel, progress, on_epoch):
+    """Train round ``r`` into round-NN.partial/ and rename it round-NN/ once finished."""
+    s = run.settings
+    settings = {**s.to_dict(), "instruments": run.dataset.instruments, "note_samples": run.dataset.note_samples,
+                "round": r, "parameters": sum(p.numel() for p in model.parameters())}
+    result = None
+
+    def train_into(folder: Path) -> None:
+        nonlocal result
+        options = dict(epochs=s.epochs, batch_size=s.batch_size, lr=s.lr, weight_decay=s.weight_decay,
+                       patience=s.patience, crop=s.crop, seed=s.seed, device=str(run.device),
+                       time_limit=s.time_limit,
+                       progress=lambda items, label: progress(items, f"round {r}, {label}"),
+                       on_epoch=lambda record: on_epoch({**record, "round": r}))
+        if s.method == "mask" and r > 0:
+            with masking.enforced(model, masking.masks_of(model)) as after_step:
+                result = fit(model, run.dataset, folder, settings, after_step=after_step, **options)
+        else:
+            result = fit(model, run.dataset, folder, settings, **options)
+        if s.method == "trim" and r > 0:
+            _save(run.rewind, folder / REWIND, {"round": r, "rewind": s.rewind})
+
+    _publish(run.run_dir, _name(r), train_into)
+    return result
+
+
+def _record(run: _Run, r: int, result, seconds: float) -> dict:
+    """Round ``r``'s line of trim.json."""
+    s, best, doc = run.settings, result.model, run.doc
+    if s.method == "trim":
+        parameters, units = measure.parameters(best), find_units(best, batch=_train_batch(run)).total
+        macs = measure.macs_per_second(best)
+    else:
+        parameters, units = measure.parameters(best, masking.masks_of(best) if r else None), None
+        # Masks save no computation: every masked round costs what the dense model does.
+        macs = doc["rounds"][0]["macs_per_second"] if r else measure.macs_per_second(best)
+    test = mean_loss(best, run.dataset.loader("test", s.batch_size), run.device)
+    dense = doc["dense"] or {"parameters": parameters, "test_loss": test}
+    return {"round": r, "checkpoint": _name(r), "parameters": parameters, "units": units,
+            "weights_left": parameters / dense["parameters"], "compression": dense["parameters"] / parameters,
+            "macs_per_second": macs, "file_bytes": measure.file_bytes(run.run_dir / _name(r)),
+            "valid_loss": result.best_valid, "test_loss": test, "normalised_loss": test / dense["test_loss"],
+            "best_epoch": result.best_epoch, "epochs": len(result.history) - 1, "seconds": round(seconds, 2)}
+
+
+def _train_batch(run: _Run) -> dict[str, torch.Tensor]:
+    """The batch dependency tracing runs the model's loss on: the first training batch, unshuffled."""
+    s = run.settings
+    loader = run.dataset.loader("train", s.batch_size, crop=s.crop, seed=s.seed)
+    return batch_to(next(iter(loader)), run.device)
+
+
+def _name(r: int) -> str:
+    return f"round-{r:02d}"
+
+
+def _save(model: AudioModel, folder: Path, training: dict) -> None:
+    folder.mkdir(exist_ok=True)   # a checkpoint folder, not folder.json beside folder.safetensors
+    inputs = {name: list(shape) for name, shape in model.export_module()[1].items()}
+    models.save_checkpoint(model, folder, model.family, model.config, inputs, training=training)
+
+
+def _publish(run_dir: Path, name: str, write: Callable[[Path], None]) -> None:
+    """``write`` fills RUN/name.partial/, which then replaces RUN/name/."""
+    stage = run_dir / f"{name}{PARTIAL}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    write(stage)
+    shutil.rmtree(run_dir / name, ignore_errors=True)
+    os.replace(stage, run_dir / name)
+
+
+def _write_document(run: _Run) -> None:
+    text = json.dumps(run.doc, indent=2) + "\n"
+    _replace_atomically(lambda tmp: (tmp / DOCUMENT).write_text(text), [DOCUMENT], run.run_dir)
+    write_report(run.run_dir, run.doc)

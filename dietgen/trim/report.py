@@ -1,0 +1,187 @@
+"""What a trim run folder reports: its rounds as a table (terminal and report.md), normalised test loss against
+compression ratio as a PNG, and the comparison of several runs at the compressions the paper reports.
+
+A run is the RUN/trim.json document the lottery loop writes after every finished round (format
+"dietgen-trim-run", version 1)."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from dietgen.errors import DietgenError
+
+FORMAT = "dietgen-trim-run"
+VERSION = 1
+DOCUMENT = "trim.json"
+# 80 %, 90 % and 95 % of the weights removed: the levels the paper's claims are stated at.
+COMPARE_AT = (5, 10, 20)
+ROUND_KEYS = ("round", "parameters", "units", "compression", "macs_per_second", "file_bytes", "test_loss",
+              "normalised_loss")
+SETTING_KEYS = ("family", "preset", "data", "criterion", "scope", "method", "rate", "rounds", "rewind", "reset",
+                "epochs", "seed")
+HEADERS = ["round", "parameters", "units left", "MACs per second of audio", "compression", "file size",
+           "test loss", "normalised test loss"]
+
+
+def load_run(path) -> dict:
+    """The trim.json document of a run folder (or the file itself), checked against the format."""
+    given = Path(path)
+    if not given.exists():
+        raise DietgenError(f"{given}: no such folder or file; give a run folder made by dietgen trim, or its "
+                           f"{DOCUMENT}")
+    file = given / DOCUMENT if given.is_dir() else given
+    if not file.is_file():
+        raise DietgenError(f"{given}: no {DOCUMENT} here, so it is not a trim run; give a folder made by dietgen "
+                           f"trim (a run finishes round 0 before it writes {DOCUMENT})")
+    try:
+        doc = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DietgenError(f"{file}: cannot be read as JSON ({exc}); give the {DOCUMENT} of a dietgen trim run")
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise DietgenError(f"{file}: not a trim run (format is not {FORMAT!r}); give the {DOCUMENT} of a dietgen "
+                           f"trim run")
+    if doc.get("version") != VERSION:
+        raise DietgenError(f"{file}: trim run version {doc.get('version')!r}, this dietgen reads version "
+                           f"{VERSION}; rerun dietgen trim with this version")
+    problem = _missing(doc)
+    if problem:
+        raise DietgenError(f"{file}: {problem}; the file is damaged, rerun dietgen trim to rewrite it")
+    return doc
+
+
+def _missing(doc: dict) -> str | None:
+    """What a well-formed version-1 document lacks, or None."""
+    settings, dense, rounds = doc.get("settings"), doc.get("dense"), doc.get("rounds")
+    if not isinstance(settings, dict) or not isinstance(dense, dict) or not isinstance(rounds, list):
+        return "settings, dense or rounds missing"
+    for part, keys in (("settings", SETTING_KEYS), ("dense", ("parameters", "test_loss"))):
+        lacking = [k for k in keys if k not in doc[part]]
+        if lacking:
+            return f"{part} lack {', '.join(lacking)}"
+    for n, record in enumerate(rounds):
+        lacking = [k for k in ROUND_KEYS if not isinstance(record, dict) or k not in record]
+        if lacking:
+            return f"round {n} lacks {', '.join(lacking)}"
+    return None
+
+
+def _label_parts(doc: dict) -> list[str]:
+    s = doc["settings"]
+    reset = f"rewind {s['rewind']}" if s["reset"] == "rewind" else s["reset"]
+    return [f"{s['family']} {s['preset']}", s["criterion"], s["scope"], s["method"], reset, f"{s['rate']:g}%",
+            f"seed {s['seed']}"]
+
+
+def run_label(doc: dict, others: list[dict] | tuple = ()) -> str:
+    """A short name for a run in legends and comparisons: family, criterion, scope, method, reset and rate; with
+    ``others`` (the runs it is shown beside), only what differs among them, so the legend reads as the
+    comparison. The seed is named only when it is what differs."""
+    parts = _label_parts(doc)
+    if others:
+        columns = list(zip(*(_label_parts(d) for d in others)))
+        differing = [p for p, column in zip(parts, columns) if len(set(column)) > 1]
+        if differing:
+            return " ".join(differing)
+    return " ".join(parts[:-1])
+
+
+def _macs(n: int) -> str:
+    for scale, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return str(n)
+
+
+def _round_rows(doc: dict) -> list[list[str]]:
+    from dietgen.report.table import human_bytes
+    return [[str(r["round"]), f"{r['parameters']:,}", "-" if r["units"] is None else f"{r['units']:,}",
+             _macs(r["macs_per_second"]), f"{r['compression']:.3g}x", human_bytes(r["file_bytes"]),
+             f"{r['test_loss']:.4g}", f"{r['normalised_loss']:.3f}"] for r in doc["rounds"]]
+
+
+def rounds_table(doc: dict) -> str:
+    """The run's rounds for a terminal: size, cost and loss after each round."""
+    from dietgen.report.table import table
+    return table(HEADERS, _round_rows(doc), set(range(len(HEADERS))))
+
+
+def _markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---:|" * len(headers)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _title(doc: dict) -> str:
+    s = doc["settings"]
+    reset = (f"survivors rewound to epoch {s['rewind']}" if s["reset"] == "rewind"
+             else "survivors re-initialised")
+    method = "trimming" if s["method"] == "trim" else "masking"
+    return (f"# {s['family']} {s['preset']}: structured lottery {method}, {s['criterion']} criterion, "
+            f"{s['scope']} selection, {s['rate']:g} % of the units per round, {reset}")
+
+
+def _summary(doc: dict) -> str:
+    s, dense = doc["settings"], doc["dense"]
+    return (f"Data `{s['data']}`; {len(doc['rounds'])} of {s['rounds']} rounds finished; up to {s['epochs']} "
+            f"epochs per round; seed {s['seed']}. Dense model: {dense['parameters']:,} parameters, test loss "
+            f"{dense['test_loss']:.4g}." + (f" Stopped early: {doc['stopped']}." if doc.get("stopped") else ""))
+
+
+def write_report(run_dir: Path, doc: dict) -> None:
+    """RUN/report.md (settings and the rounds table) and RUN/report.png (normalised test loss against
+    compression), both replaced atomically so a reader never sees half a report."""
+    from dietgen.report.plots import compression_png
+    from dietgen.train import _replace_atomically
+
+    def write(tmp: Path) -> None:
+        text = "\n\n".join([_title(doc), _summary(doc), _markdown_table(HEADERS, _round_rows(doc)),
+                            "![normalised test loss against compression ratio](report.png)"])
+        (tmp / "report.md").write_text(text + "\n")
+        (tmp / "report.png").write_bytes(compression_png([(run_label(doc), doc)]))
+
+    _replace_atomically(write, ["report.md", "report.png"], Path(run_dir))
+
+
+def _interpolated(rounds: list[dict], target: float) -> float | None:
+    """Normalised loss at compression ``target``, linear in log-compression between the rounds around it;
+    None when the run never reached it."""
+    points = [(r["compression"], r["normalised_loss"]) for r in rounds]
+    for (c0, l0), (c1, l1) in zip(points, points[1:]):
+        if c0 <= target <= c1 and c1 > c0:
+            t = (math.log(target) - math.log(c0)) / (math.log(c1) - math.log(c0))
+            return l0 + t * (l1 - l0)
+    return next((loss for c, loss in points if c == target), None)
+
+
+def compare(docs: list[dict], names: list[str] | None = None) -> list[dict]:
+    """Per run: its label (what differs from the others; runs alike in every setting are told apart by their
+    ``names``, the folders they came from), the largest compression it reached with the normalised test loss
+    there, and the normalised loss at 5x, 10x and 20x (None when not reached)."""
+    labels = [run_label(doc, docs) for doc in docs]
+    if names is not None and len(set(labels)) < len(labels):
+        labels = [f"{label} ({name})" for label, name in zip(labels, names)]
+    out = []
+    for doc, label in zip(docs, labels):
+        rounds = doc["rounds"]
+        last = max(rounds, key=lambda r: r["compression"]) if rounds else None
+        out.append({"label": label, "finished_rounds": len(rounds),
+                    "largest_compression": None if last is None else last["compression"],
+                    "loss_at_largest": None if last is None else last["normalised_loss"],
+                    "loss_at": {f"{c}x": _interpolated(rounds, c) for c in COMPARE_AT}})
+    return out
+
+
+def compare_table(rows: list[dict]) -> str:
+    """``compare``'s rows for a terminal; '-' where a run did not reach a compression."""
+    from dietgen.report.table import table
+
+    def cell(value, text):
+        return "-" if value is None else text.format(value)
+
+    headers = ["run", "rounds", "largest compression", "normalised loss there"] + [
+        f"at {c}x ({100 - 100 // c} % removed)" for c in COMPARE_AT]
+    body = [[r["label"], str(r["finished_rounds"]), cell(r["largest_compression"], "{:.3g}x"),
+             cell(r["loss_at_largest"], "{:.3f}")] + [cell(r["loss_at"][f"{c}x"], "{:.3f}") for c in COMPARE_AT]
+            for r in rows]
+    return table(headers, body, set(range(1, len(headers))))
