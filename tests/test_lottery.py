@@ -88,7 +88,7 @@ def test_structured_rounds_shrink_by_what_the_selection_leaves(trimmed, data):
         units = find_units(best, batch=batch)
         assert units.total == before["units"]
         scores = score_units(best, units, "magnitude",
-                             list(dataset.loader("valid", 8, crop=CROP, limit=4)), seed=0)
+                             list(dataset.loader("train", 8, crop=CROP, limit=4)), seed=0)
         keep = select_units(scores, 0.3, "global", 3, ties=units.ties)
         assert after["units"] == sum(int(k.sum()) for k in keep) < before["units"]
         model, _ = models.load_checkpoint(out / after["checkpoint"])

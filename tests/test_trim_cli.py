@@ -99,10 +99,22 @@ def test_write_report_writes_markdown_and_png(tmp_path):
 
 
 def test_compression_plot_is_a_png_and_depends_on_the_runs():
-    one = compression_png([("global", GLOBAL)])
-    two = compression_png([("global", GLOBAL), ("local", LOCAL)])
-    assert one.startswith(PNG_MAGIC) and two.startswith(PNG_MAGIC)
-    assert one != two and compression_png([("global", GLOBAL)]) == one
+    one = compression_png([("global", [GLOBAL])])
+    two = compression_png([("global", [GLOBAL]), ("local", [LOCAL])])
+    seeds = compression_png([("global", [GLOBAL, trim_doc([1.0, 2.0, 4.1], [1.0, 1.1, 1.2], seed=1)])])
+    assert one.startswith(PNG_MAGIC) and two.startswith(PNG_MAGIC) and seeds.startswith(PNG_MAGIC)
+    assert len({one, two, seeds}) == 3 and compression_png([("global", [GLOBAL])]) == one
+
+
+def test_runs_differing_only_by_seed_are_one_configuration_with_a_spread():
+    other_seed = trim_doc([1.0, 2.0, 4.0, 8.0, 16.0], [1.0, 1.0, 1.1, 1.3, 1.5], seed=1)
+    rows = compare([GLOBAL, LOCAL, other_seed])
+    assert [(r["label"], r["seeds"]) for r in rows] == [("global", 2), ("local", 1)]
+    t = math.log(5 / 4) / math.log(2)     # 5x lies between the 4x and 8x rounds of both seeds
+    seed0, seed1 = 0.99 + t * (1.02 - 0.99), 1.1 + t * (1.3 - 1.1)
+    assert rows[0]["loss_at"]["5x"] == pytest.approx((seed0 + seed1) / 2)
+    assert rows[0]["loss_range_at"]["5x"] == [pytest.approx(seed0), pytest.approx(seed1)]
+    assert rows[0]["finished_rounds"] == 5 and rows[0]["loss_at"]["20x"] is None   # seed 1 stopped at 16x
 
 
 def test_report_of_two_runs_writes_the_overlay_and_json(tmp_path):
@@ -117,8 +129,9 @@ def test_report_of_two_runs_writes_the_overlay_and_json(tmp_path):
     result = run("trim", "report", a, b / "trim.json", "-o", png, "--json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert [r["label"] for r in doc["runs"]] == ["global", "local"]
-    assert doc["runs"][1]["loss_at"]["10x"] is None and doc["runs"][0]["finished_rounds"] == 6
+    assert [r["label"] for r in doc["comparison"]] == ["global", "local"]
+    assert doc["comparison"][1]["loss_at"]["10x"] is None and doc["comparison"][0]["finished_rounds"] == 6
+    assert doc["comparison"][1]["runs"] == [str(b / "trim.json")]
     assert doc["runs"][0]["rounds"] == GLOBAL["rounds"]
     assert doc["plot"] == str(png)
 

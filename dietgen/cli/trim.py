@@ -70,7 +70,7 @@ def _round_line(record: dict) -> str:
 @click.option("--crop", type=float, help="Train on random excerpts of this many seconds (WaveNet and DDSP).")
 @click.option("--time-limit", type=float, help="Stop a round after the epoch that passes this many minutes.")
 @click.option("--score-examples", default=256, show_default=True, type=int,
-              help="Validation examples the units are scored on.")
+              help="Training examples the units are scored on (spread over the training split).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", help="cpu, cuda or cuda:N (default: CUDA when present, else CPU).")
 @click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
@@ -142,23 +142,25 @@ def _run(options: dict) -> None:
 def report(runs, png, as_json):
     from dietgen.report.plots import compression_png
     from dietgen.train import _replace_atomically
-    from dietgen.trim.report import compare, compare_table, load_run, rounds_table
+    from dietgen.trim.report import compare, compare_table, load_run, rounds_table, seed_groups
     target = Path(png)
     if target.suffix.lower() != ".png":
         raise DietgenUsageError(f"-o {png}: the plot is a PNG; give a file name ending in .png")
     if not target.parent.is_dir():
         raise DietgenError(f"-o {png}: no folder {target.parent}; create it or choose another place")
     docs = [load_run(path) for path in runs]
-    rows = compare(docs, names=list(runs))
-    figure = compression_png([(row["label"], doc) for row, doc in zip(rows, docs)])
+    rows, groups = compare(docs, names=list(runs)), seed_groups(docs)
+    figure = compression_png([(row["label"], [docs[i] for i in group]) for row, group in zip(rows, groups)])
     try:
         _replace_atomically(lambda tmp: (tmp / target.name).write_bytes(figure), [target.name], target.parent)
     except OSError as exc:
         raise DietgenError(f"-o {png}: cannot write there ({exc.strerror}); choose a writable place")
     if as_json:
-        click.echo(json.dumps({"plot": str(target), "runs": [
-            {"path": str(path), **row, "settings": doc["settings"], "dense": doc["dense"], "rounds": doc["rounds"]}
-            for path, row, doc in zip(runs, rows, docs)]}, indent=2))
+        click.echo(json.dumps({
+            "plot": str(target),
+            "comparison": [{**row, "runs": [str(runs[i]) for i in group]} for row, group in zip(rows, groups)],
+            "runs": [{"path": str(path), "settings": doc["settings"], "dense": doc["dense"], "rounds": doc["rounds"]}
+                     for path, doc in zip(runs, docs)]}, indent=2))
         return
     if len(docs) == 1:
         click.echo(f"{runs[0]}: {rows[0]['label']}")

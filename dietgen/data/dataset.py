@@ -76,7 +76,10 @@ class Dataset:
     def loader(self, split: str, batch_size: int, *, instruments: Sequence[str] | None = None,
                crop: int | None = None, shuffle: bool = False, seed: int = 0,
                limit: int | None = None) -> torch.utils.data.DataLoader:
-        notes = self.split(split)[:limit]
+        notes = self.split(split)
+        if limit is not None and limit < len(notes):
+            # Every k-th note: a limited pass still covers every instrument, pitch and velocity.
+            notes = [notes[i * len(notes) // limit] for i in range(limit)]
         dataset = NoteDataset(notes, instruments or self.instruments, self.note_samples, crop, seed,
                               self.sample_rate)
         generator = torch.Generator().manual_seed(seed)

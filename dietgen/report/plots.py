@@ -65,18 +65,23 @@ def loss_curve_png(history: list[dict], best_epoch: int) -> bytes:
 COMPRESSION_TICKS = (1, 2, 5, 10, 20, 50, 100)
 
 
-def compression_png(runs: list[tuple[str, dict]]) -> bytes:
+def compression_png(runs: list[tuple[str, list[dict]]]) -> bytes:
     """Normalised test loss against compression ratio (log axis, the paper's ticks), one line per (label, trim
-    run document) in ``runs``; the dense model's level dashed at 1."""
+    run documents) in ``runs``: one run as it is; several (seeds of one configuration) as their mean over the
+    rounds all of them finished, with the min-max band shaded. The dense model's level dashed at 1."""
     figure = _figure(6.4, 4)
     ax = figure.subplots()
     ax.axhline(1.0, color="grey", linestyle="--", linewidth=1, label="dense")
-    for label, doc in runs:
-        rounds = doc["rounds"]
-        ax.plot([r["compression"] for r in rounds], [r["normalised_loss"] for r in rounds], marker="o",
-                label=label)
+    for label, docs in runs:
+        rounds = min(len(doc["rounds"]) for doc in docs)
+        compression = np.array([[r["compression"] for r in doc["rounds"][:rounds]] for doc in docs])
+        loss = np.array([[r["normalised_loss"] for r in doc["rounds"][:rounds]] for doc in docs])
+        line, = ax.plot(compression.mean(0), loss.mean(0), marker="o", label=label)
+        if len(docs) > 1:
+            ax.fill_between(compression.mean(0), loss.min(0), loss.max(0), color=line.get_color(), alpha=0.2)
     # Past 100x (the paper's range) the axis grows with the data rather than cutting a run off.
-    largest = max([r["compression"] for _, doc in runs for r in doc["rounds"]] + [COMPRESSION_TICKS[-1]])
+    largest = max([r["compression"] for _, docs in runs for doc in docs for r in doc["rounds"]]
+                  + [COMPRESSION_TICKS[-1]])
     ax.set_xscale("log")
     ax.set_xlim(0.9, largest * 1.1)
     ax.set_xticks(list(COMPRESSION_TICKS), [f"{t}x" for t in COMPRESSION_TICKS])

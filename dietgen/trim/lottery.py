@@ -227,8 +227,10 @@ def _next_model(run: _Run, r: int) -> AudioModel | None:
         model = copy.deepcopy(run.rewind)
     else:
         units = find_units(best, batch=_train_batch(run))
-        valid = run.dataset.loader("valid", s.batch_size, crop=s.crop, seed=s.seed, limit=s.score_examples)
-        scores = score_units(best, units, s.criterion, [batch_to(b, run.device) for b in valid], seed=s.seed)
+        # Scored on training notes: the criteria need examples (the information ones a few hundred), and the
+        # validation split is kept for choosing each round's best checkpoint.
+        scoring = run.dataset.loader("train", s.batch_size, crop=s.crop, seed=s.seed, limit=s.score_examples)
+        scores = score_units(best, units, s.criterion, [batch_to(b, run.device) for b in scoring], seed=s.seed)
         keep = select_units(scores, s.rate / 100, s.scope, s.floor, ties=units.ties)
         if all(k.all() for k in keep):
             return None

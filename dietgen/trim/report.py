@@ -138,7 +138,7 @@ def write_report(run_dir: Path, doc: dict) -> None:
         text = "\n\n".join([_title(doc), _summary(doc), _markdown_table(HEADERS, _round_rows(doc)),
                             "![normalised test loss against compression ratio](report.png)"])
         (tmp / "report.md").write_text(text + "\n")
-        (tmp / "report.png").write_bytes(compression_png([(run_label(doc), doc)]))
+        (tmp / "report.png").write_bytes(compression_png([(run_label(doc), [doc])]))
 
     _replace_atomically(write, ["report.md", "report.png"], Path(run_dir))
 
@@ -154,34 +154,68 @@ def _interpolated(rounds: list[dict], target: float) -> float | None:
     return next((loss for c, loss in points if c == target), None)
 
 
+def seed_groups(docs: list[dict]) -> list[list[int]]:
+    """Indices of ``docs`` grouped into runs alike in every setting but the seed: one configuration measured
+    with several seeds, reported as mean, min and max as the paper does. A repeated seed starts a new group."""
+    groups: list[tuple[str, list[int]]] = []
+    for i, doc in enumerate(docs):
+        key = json.dumps({k: v for k, v in doc["settings"].items() if k != "seed"}, sort_keys=True)
+        home = next((g for k, g in groups if k == key and all(docs[j]["settings"]["seed"] != doc["settings"]["seed"]
+                                                                for j in g)), None)
+        if home is None:
+            groups.append((key, [i]))
+        else:
+            home.append(i)
+    return [g for _, g in groups]
+
+
+def _spread(values: list[float | None]) -> tuple[float | None, float | None, float | None]:
+    """(mean, min, max), or Nones when a run lacks the value."""
+    if not values or any(v is None for v in values):
+        return None, None, None
+    return sum(values) / len(values), min(values), max(values)
+
+
 def compare(docs: list[dict], names: list[str] | None = None) -> list[dict]:
-    """Per run: its label (what differs from the others; runs alike in every setting are told apart by their
-    ``names``, the folders they came from), the largest compression it reached with the normalised test loss
-    there, and the normalised loss at 5x, 10x and 20x (None when not reached)."""
-    labels = [run_label(doc, docs) for doc in docs]
+    """Per configuration (runs differing only by seed are one, see seed_groups): its label (what differs from
+    the others; alike runs are told apart by their ``names``, the folders they came from), the number of seeds,
+    the largest compression reached with the normalised test loss there, and the normalised loss at 5x, 10x and
+    20x (None when a run did not reach it): means, with min and max over the seeds."""
+    groups = seed_groups(docs)
+    heads = [docs[g[0]] for g in groups]
+    labels = [run_label(doc, heads) for doc in heads]
     if names is not None and len(set(labels)) < len(labels):
-        labels = [f"{label} ({name})" for label, name in zip(labels, names)]
+        labels = [f"{label} ({', '.join(names[i] for i in g)})" for label, g in zip(labels, groups)]
     out = []
-    for doc, label in zip(docs, labels):
-        rounds = doc["rounds"]
-        last = max(rounds, key=lambda r: r["compression"]) if rounds else None
-        out.append({"label": label, "finished_rounds": len(rounds),
-                    "largest_compression": None if last is None else last["compression"],
-                    "loss_at_largest": None if last is None else last["normalised_loss"],
-                    "loss_at": {f"{c}x": _interpolated(rounds, c) for c in COMPARE_AT}})
+    for group, label in zip(groups, labels):
+        runs = [docs[i]["rounds"] for i in group]
+        lasts = [max(rounds, key=lambda r: r["compression"]) if rounds else None for rounds in runs]
+        compression = _spread([None if last is None else last["compression"] for last in lasts])
+        at_largest = _spread([None if last is None else last["normalised_loss"] for last in lasts])
+        at = {f"{c}x": _spread([_interpolated(rounds, c) for rounds in runs]) for c in COMPARE_AT}
+        out.append({"label": label, "seeds": len(group), "finished_rounds": min(len(r) for r in runs),
+                    "largest_compression": compression[0], "loss_at_largest": at_largest[0],
+                    "loss_at": {k: v[0] for k, v in at.items()},
+                    "loss_range_at": {k: None if v[0] is None else [v[1], v[2]] for k, v in at.items()}})
     return out
 
 
 def compare_table(rows: list[dict]) -> str:
-    """``compare``'s rows for a terminal; '-' where a run did not reach a compression."""
+    """``compare``'s rows for a terminal: means over seeds with (min-max); '-' where a run did not reach a
+    compression."""
     from dietgen.report.table import table
 
     def cell(value, text):
         return "-" if value is None else text.format(value)
 
-    headers = ["run", "rounds", "largest compression", "normalised loss there"] + [
+    def at(row, c):
+        value, spread = row["loss_at"][f"{c}x"], row["loss_range_at"][f"{c}x"]
+        if value is None or row["seeds"] == 1:
+            return cell(value, "{:.3f}")
+        return f"{value:.3f} ({spread[0]:.3f}-{spread[1]:.3f})"
+
+    headers = ["run", "seeds", "rounds", "largest compression", "normalised loss there"] + [
         f"at {c}x ({100 - 100 // c} % removed)" for c in COMPARE_AT]
-    body = [[r["label"], str(r["finished_rounds"]), cell(r["largest_compression"], "{:.3g}x"),
-             cell(r["loss_at_largest"], "{:.3f}")] + [cell(r["loss_at"][f"{c}x"], "{:.3f}") for c in COMPARE_AT]
-            for r in rows]
+    body = [[r["label"], str(r["seeds"]), str(r["finished_rounds"]), cell(r["largest_compression"], "{:.3g}x"),
+             cell(r["loss_at_largest"], "{:.3f}")] + [at(r, c) for c in COMPARE_AT] for r in rows]
     return table(headers, body, set(range(1, len(headers))))
