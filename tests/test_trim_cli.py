@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from dietgen.data import synthetic_dataset
+from dietgen.data import render_dataset
 from dietgen.errors import DietgenError
 from dietgen.report.plots import compression_png
 from dietgen.trim.report import compare, load_run, rounds_table, run_label, write_report
 from clirun import assert_one_line_error, run
+
+SOUNDFONT = "/usr/share/sounds/sf2/TimGM6mb.sf2"
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 DENSE_PARAMETERS = 100_000
@@ -195,27 +197,36 @@ def test_help_names_every_criterion():
 
 
 def test_trim_run_end_to_end(tmp_path):
-    """Two rounds of a tiny DDSP on synthetic notes: the run folder follows the contract and reports."""
-    pytest.importorskip("dietgen.trim.lottery")
-    data = synthetic_dataset(tmp_path / "data", seconds=0.32)
+    """Three rounds of a tiny DDSP on notes rendered with FluidSynth, scored by the paper's information
+    criterion: each round removes 20 % of the units left, the model shrinks, the run folder follows the contract
+    and reports, and rerunning the finished command changes nothing."""
+    data = tmp_path / "data"
+    render_dataset(data, SOUNDFONT, instruments=(0, 40), pitches=(52, 55, 57, 60, 64, 67), velocities=(60, 120),
+                   seconds=0.512, release=0.128)
     out = tmp_path / "run"
-    result = run("trim", "--model", "ddsp", "--preset", "tiny", "--data", data, "-o", out, "--rounds", 2,
-                 "--epochs", 1, "--rewind", 1, "--criterion", "magnitude", "--batch-size", 4,
-                 "--score-examples", 8)
+    form = ["trim", "--model", "ddsp", "--preset", "tiny", "--data", data, "-o", out, "--rounds", 3, "--epochs", 2,
+            "--rewind", 1, "--criterion", "information", "--rate", 20, "--batch-size", 4, "--crop", 0.2]
+    result = run(*form)
     assert result.exit_code == 0, result.output
-    assert "round 1:" in result.output and "normalised test loss" in result.output
+    assert "round 2:" in result.output and "normalised test loss" in result.output
     doc = load_run(out)
-    assert [r["round"] for r in doc["rounds"]] == [0, 1]
-    assert doc["rounds"][1]["parameters"] < doc["rounds"][0]["parameters"] == doc["dense"]["parameters"]
-    for name in ("round-00", "round-01", "rewind"):
+    rounds = doc["rounds"]
+    assert [r["round"] for r in rounds] == [0, 1, 2]
+    units = [r["units"] for r in rounds]
+    assert units[1] == units[0] - round(0.2 * units[0])              # 64 -> 51: no layer reaches its floor yet
+    assert 0 < units[1] - units[2] <= round(0.2 * units[1])          # the floor may keep a few back
+    parameters = [r["parameters"] for r in rounds]
+    assert parameters[0] == doc["dense"]["parameters"] > parameters[1] > parameters[2]
+    assert [r["compression"] for r in rounds] == [pytest.approx(parameters[0] / p) for p in parameters]
+    assert rounds[2]["file_bytes"] < rounds[0]["file_bytes"] and rounds[2]["macs_per_second"] < \
+        rounds[0]["macs_per_second"]
+    for name in ("round-00", "round-01", "round-02", "rewind"):
         assert (out / name / "config.json").is_file() and (out / name / "model.safetensors").is_file()
     assert (out / "report.png").read_bytes().startswith(PNG_MAGIC)
-    assert "| 1 |" in (out / "report.md").read_text()
-    resumed = run("trim", "--model", "ddsp", "--preset", "tiny", "--data", data, "-o", out, "--rounds", 2,
-                  "--epochs", 1, "--rewind", 1, "--criterion", "magnitude", "--batch-size", 4,
-                  "--score-examples", 8, "--json")
+    assert "| 2 |" in (out / "report.md").read_text()
+    resumed = run(*form, "--json")
     assert resumed.exit_code == 0, resumed.output
-    assert json.loads(resumed.stdout)["rounds"] == doc["rounds"]
+    assert json.loads(resumed.stdout)["rounds"] == rounds
 
 
 def test_interrupted_run_says_where_it_resumes(tmp_path, monkeypatch):
