@@ -266,3 +266,15 @@ def test_run_form_passes_the_settings_and_prints_the_rounds(tmp_path, monkeypatc
     assert seen[0].overrides == {"hidden": 8}
     result = run("trim", *form, "--method", "mask", "--json")
     assert seen[1].criterion == "magnitude" and json.loads(result.stdout) == GLOBAL
+
+
+def test_units_lists_what_tracing_finds():
+    result = run("trim", "units", "examples/wavenet")
+    assert result.exit_code == 0, result.output
+    assert "blocks.0.skip, blocks.1.skip" in result.output            # the skip sum is one group
+    assert result.output.splitlines()[-1].startswith("wavenet: 100 trimmable units in 12 groups")
+    doc = json.loads(run("trim", "units", "dietgen.models.demo:DemoModel", "--shape", "x=1x1x16", "--json").output)
+    groups = {g["group"]: g for g in doc["groups"]}
+    assert groups["lstm.l1"]["tied_with"] == "lstm" and groups["gru.l0"]["units"] == 12
+    assert doc["units"] == sum(g["units"] for g in doc["groups"])
+    assert_one_line_error(run("trim", "units", "dietgen.models.demo:DemoModel"), "--shape", code=(2,))

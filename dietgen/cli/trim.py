@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from dietgen.cli.common import cli, crop_samples, parse_overrides, progress_bar
+from dietgen.cli.common import cli, crop_samples, model_options, parse_overrides, progress_bar, shapes_option_value
 from dietgen.errors import DietgenError, DietgenUsageError
 
 COMPARE_PNG = "compare.png"
@@ -168,3 +168,39 @@ def report(runs, png, as_json):
     else:
         click.echo(compare_table(rows))
     click.echo(f"wrote {target}: normalised test loss against compression ratio")
+
+
+@trim.command(help="The trimmable units tracing finds in MODEL (a dietgen checkpoint, or package.module:factory "
+                   "with --shape): one group per layer, or per set of layers writing one channel space, with "
+                   "the layers that write it. Channels of the model's interface, and any the trace cannot "
+                   "follow, are locked (never trimmed).")
+@model_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def units(model, shapes, as_json):
+    import torch
+    from dietgen.frontend.sources import load_torch
+    from dietgen.report.table import table
+    from dietgen.trim import find_units
+    loaded = load_torch(model, shapes_option_value(shapes))
+    if loaded is None:
+        raise DietgenUsageError(f"{model}: an ONNX file has no PyTorch layers to trim; give a dietgen checkpoint "
+                                f"or package.module:factory")
+    module, inputs, name, _, _ = loaded
+    if hasattr(module, "export_module"):
+        found = find_units(module)
+    elif inputs:
+        generator = torch.Generator().manual_seed(0)
+        found = find_units(module, inputs=tuple(torch.randn(s, generator=generator) for s in inputs.values()))
+    else:
+        raise DietgenUsageError(f"{model}: give the input shape of the PyTorch model, e.g. --shape x=1x1x16000")
+    groups = [{"group": g.name, "units": g.size, "tied_with": g.tie,
+               "written_by": [".".join(p for p in (m, producer.label) if p) for m, producer in g.producers]}
+              for g in found.groups]
+    if as_json:
+        click.echo(json.dumps({"model": name, "units": found.total, "locked_channels": found.locked,
+                               "groups": groups}, indent=2))
+        return
+    rows = [[g["group"], g["units"], ", ".join(g["written_by"]), g["tied_with"] or "-"] for g in groups]
+    click.echo(table(["group", "units", "written by", "same width as"], rows, {1}))
+    click.echo(f"{name}: {found.total} trimmable units in {len(groups)} groups; {found.locked} channels locked "
+               f"(the model's interface, or what the trace cannot follow)")

@@ -50,15 +50,12 @@ def _factory(spec: str):
         raise DietgenError(f"{spec}: cannot be called without arguments ({exc}); wrap it in a factory function")
 
 
-def load_model(model: Any, shapes: Shapes | None = None, name: str | None = None) -> LoadedModel:
-    """Resolve MODEL (see module docstring) into a normalised ONNX model."""
+def load_torch(model: Any, shapes: Shapes | None = None) -> tuple[Any, Shapes, str, str, dict] | None:
+    """A PyTorch MODEL (a module, a dietgen checkpoint or package.module:factory) as (module, input shapes, name,
+    source, checkpoint metadata); None when MODEL names an ONNX file."""
     shapes = dict(shapes or {})
-    if isinstance(model, onnx.ModelProto):
-        return LoadedModel(normalise(model, shapes, name or "model"), name or model.graph.name or "model",
-                           name or "ONNX model")
     if hasattr(model, "forward"):  # a torch.nn.Module
-        label = type(model).__name__
-        return _from_torch(model, shapes, name or label, label, {})
+        return model, shapes, type(model).__name__, type(model).__name__, {}
     text = os.fspath(model)
     path = Path(text)
     if path.suffix in (".json", ".safetensors") or path.is_dir():
@@ -66,13 +63,26 @@ def load_model(model: Any, shapes: Shapes | None = None, name: str | None = None
         module, doc = load_checkpoint(path)
         inputs = shapes or {k: tuple(v) for k, v in doc.get("inputs", {}).items()}
         meta = {k: doc[k] for k in ("sample_rate", "block") if k in doc}
-        return _from_torch(module, inputs, name or path.stem if not path.is_dir() else name or path.name,
-                           path.name, meta)
+        return module, inputs, path.name if path.is_dir() else path.stem, path.name, meta
     if ":" in text and not path.exists() and not text.endswith(".onnx"):
         module = _factory(text)
         if not hasattr(module, "forward"):
             raise DietgenError(f"{text}: the factory returned {type(module).__name__}, not a torch.nn.Module")
-        return _from_torch(module, shapes, name or text.rpartition(":")[2], text, {})
+        return module, shapes, text.rpartition(":")[2], text, {}
+    return None
+
+
+def load_model(model: Any, shapes: Shapes | None = None, name: str | None = None) -> LoadedModel:
+    """Resolve MODEL (see module docstring) into a normalised ONNX model."""
+    shapes = dict(shapes or {})
+    if isinstance(model, onnx.ModelProto):
+        return LoadedModel(normalise(model, shapes, name or "model"), name or model.graph.name or "model",
+                           name or "ONNX model")
+    loaded = load_torch(model, shapes)
+    if loaded is not None:
+        module, inputs, label, source, meta = loaded
+        return _from_torch(module, inputs, name or label, source, meta)
+    path = Path(model)
     proto = read_onnx(path)
     return LoadedModel(normalise(proto, shapes, path.name), name or path.stem, path.name)
 
