@@ -92,6 +92,8 @@ def test_trimmed_model_equals_masked_model(name, seed):
     keep = select_units([rng.random(g.size) for g in units.groups], 0.5, floor=1, ties=units.ties)
     trimmed = trim_model(model, units, keep)
     reference = masked_model(model, units, keep)
+    if inputs is None:    # the interface keeps its widths: the same inputs feed the trimmed model
+        assert trimmed.export_module()[1] == model.export_module()[1]
     got, want, dense = _outputs(trimmed, inputs), _outputs(reference, inputs), _outputs(model, inputs)
     assert got.shape == want.shape == dense.shape
     assert float((got - want).abs().max()) <= TOLERANCE
@@ -330,10 +332,18 @@ def _trimmed_example(name: str, tmp_path):
 @pytest.mark.parametrize("name", ["ddsp", "sing", "wavenet"])
 def test_trimmed_example_reloads_exports_and_verifies(name, tmp_path):
     model, trimmed, out = _trimmed_example(name, tmp_path)
-    reloaded, _ = models.load_checkpoint(out)
+    reloaded, doc = models.load_checkpoint(out)
+    assert doc["trimmed"] is True      # the weights' shapes, not the config's widths, rebuild the layers
     assert {k: v.shape for k, v in reloaded.state_dict().items()} == \
            {k: v.shape for k, v in trimmed.state_dict().items()}
     assert torch.equal(_outputs(reloaded, None), _outputs(trimmed, None))
+    config = json.loads((out / "config.json").read_text())
+    del config["trimmed"]     # without the flag, smaller weights are a config mismatch, as for any checkpoint
+    (out / "config.json").write_text(json.dumps(config))
+    with pytest.raises(DietgenError, match="do not match"):
+        models.load_checkpoint(out)
+    config["trimmed"] = True
+    (out / "config.json").write_text(json.dumps(config))
     dense_bytes = os.path.getsize(f"examples/{name}/model.safetensors")
     assert os.path.getsize(out / "model.safetensors") < 0.8 * dense_bytes
     result = run("verify", out, "--json")
