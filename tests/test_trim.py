@@ -353,3 +353,24 @@ def test_trimmed_example_reloads_exports_and_verifies(name, tmp_path):
     dense = run("inspect", f"examples/{name}", "--json")
     small = run("inspect", out, "--json")
     assert json.loads(small.output)["macs"] < json.loads(dense.output)["macs"]
+
+
+class Shapes(nn.Module):
+    """Channel dimensions through reshapes, permutes and indexing: kept whole they stay trimmable; picked by
+    position or merged with another dimension they lock."""
+
+    def __init__(self):
+        super().__init__()
+        self.kept, self.sliced, self.merged = nn.Linear(3, 5), nn.Linear(3, 6), nn.Linear(3, 4)
+        self.out = nn.Linear(5 + 3 + 8, 2)
+
+    def forward(self, x):                                   # x: (B, T, 3)
+        kept = self.kept(x).reshape(x.shape[0], x.shape[1], 5).permute(0, 2, 1).transpose(1, 2)
+        sliced = self.sliced(x)[..., :3]                     # the first 3 channels by position
+        merged = self.merged(x).reshape(x.shape[0], x.shape[1] // 2, 8)   # two time steps' channels together
+        return self.out(torch.cat([kept[:, ::2], sliced[:, ::2], merged], -1))
+
+
+def test_reshapes_keep_whole_channel_dimensions_and_lock_the_rest():
+    units = find_units(Shapes(), inputs=(torch.randn(2, 4, 3),))
+    assert sorted((g.name, g.size) for g in units.groups) == [("kept", 5)]

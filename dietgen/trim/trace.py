@@ -91,19 +91,19 @@ def _dim(d: int, ndim: int) -> int:
 ESCAPES = {"item", "tolist", "numpy", "__array__", "__bool__", "__int__", "__float__", "__index__"}
 METADATA = {"size", "dim", "__get__", "numel", "__len__", "is_floating_point", "is_complex", "element_size",
             "stride", "is_contiguous", "data_ptr", "get_device", "__format__", "__repr__", "requires_grad_",
-            "__hash__", "shape", "type", "is_leaf"}
+            "__hash__", "shape", "is_leaf"}
 POINTWISE = {"relu", "relu_", "tanh", "sigmoid", "exp", "log", "abs", "neg", "__neg__", "clamp", "clip",
              "clamp_min", "clamp_max", "sqrt", "rsqrt", "sin", "cos", "dropout", "gelu", "silu", "elu",
              "leaky_relu", "softplus", "log1p", "expm1", "sign", "contiguous", "clone", "float", "double", "to",
              "type_as", "detach", "square", "hardtanh", "mish", "tanhshrink", "logsigmoid", "erf", "reciprocal",
              "zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like", "nan_to_num",
-             "__abs__", "pow", "__pow__", "cpu", "cuda", "relu6", "selu", "hardsigmoid", "hardswish", "round",
-             "floor", "ceil", "trunc", "frac"}
+             "__abs__", "cpu", "cuda", "relu6", "selu", "hardsigmoid", "hardswish", "round", "floor", "ceil",
+             "trunc", "frac", "type"}
 BINARY = {"add", "sub", "mul", "div", "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
           "__truediv__", "__rtruediv__", "add_", "sub_", "mul_", "div_", "__iadd__", "__isub__", "__imul__",
           "__itruediv__", "maximum", "minimum", "true_divide", "multiply", "subtract", "atan2", "rsub",
           "__pow__", "pow", "where", "lerp", "addcmul"}
-SIZE_ONE_REDUCTIONS = {"sum", "mean", "amax", "amin", "prod", "logsumexp", "norm", "std", "var", "max", "min",
+REDUCTIONS = {"sum", "mean", "amax", "amin", "prod", "logsumexp", "norm", "std", "var", "max", "min",
                        "argmax", "argmin", "any", "all"}
 ALONG_DIM = {"softmax", "log_softmax", "cumsum", "cumprod", "flip", "roll", "sort", "argsort"}
 
@@ -351,7 +351,7 @@ def _reduced_dims(args, kwargs, ndim: int) -> list[int] | None:
     return [_dim(d, ndim) for d in dims]
 
 
-@rule(*SIZE_ONE_REDUCTIONS)
+@rule(*REDUCTIONS)
 def _reduction(tr, name, args, kwargs, result) -> bool:
     x = args[0]
     dims = _reduced_dims(args, kwargs, x.ndim)
@@ -510,16 +510,20 @@ def _split(tr, name, args, kwargs, result) -> bool:
 
 @rule("cat", "concat", "concatenate")
 def _cat(tr, name, args, kwargs, result) -> bool:
+    """Along a channel dimension the ids concatenate, so each part keeps its offset; a part without ids (an
+    input, a constant) takes locked ones, so its consumer's columns for it stay."""
     parts = [t for t in _arg(args, kwargs, 0, "tensors") if t.numel() or t.ndim == result.ndim]
     dim = _dim(_arg(args, kwargs, 1, "dim", 0), result.ndim)
     out = _broadcast(tr, [p.movedim(dim, -1)[..., :1] for p in parts], result.movedim(dim, -1)[..., :1].shape)
     out = out[:-1]
-    cat_ids = [tr.ann(p)[dim] for p in parts]
-    along = None if any(c is None for c in cat_ids) else np.concatenate(cat_ids)
-    if along is None:
-        for c in cat_ids:
-            tr.uf.lock(c)
-    out.insert(dim, along)
+    along = []
+    for p in parts:
+        ids = tr.ann(p)[dim]
+        if ids is None:
+            ids = tr.uf.new(p.shape[dim])
+            tr.uf.lock(ids)
+        along.append(ids)
+    out.insert(dim, np.concatenate(along))
     tr.annotate(result, out)
     return True
 
