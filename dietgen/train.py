@@ -109,7 +109,8 @@ def _replace_atomically(write: Callable[[Path], None], names: list[str], run_dir
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def save_run_checkpoint(model: AudioModel, run_dir: Path, inputs: dict, training: dict) -> None:
+def save_run_checkpoint(model: AudioModel, run_dir: Path, training: dict) -> None:
+    inputs = {name: list(shape) for name, shape in model.export_module()[1].items()}
     # Weights first: the config names the epoch, so it lands last.
     _replace_atomically(lambda tmp: models.save_checkpoint(model, tmp, model.family, model.config, inputs,
                                                            training=training),
@@ -178,7 +179,6 @@ def fit(model: AudioModel, dataset: Dataset, run_dir: Path, settings: dict, *, e
     model.to(device_)
     train_loader = dataset.loader("train", batch_size, crop=crop, shuffle=True, seed=seed)
     valid_loader = dataset.loader("valid", batch_size, crop=crop, seed=seed)
-    inputs = {name: list(shape) for name, shape in model.export_module()[1].items()}
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(1, patience // 3))
 
@@ -187,7 +187,7 @@ def fit(model: AudioModel, dataset: Dataset, run_dir: Path, settings: dict, *, e
     best_state = _state_copy(model)
     history = [{"epoch": 0, "train_loss": None, "valid_loss": best, "lr": lr, "seconds": 0.0}]
     initial, best_epoch, stopped = best, 0, "epochs"
-    save_run_checkpoint(model, run_dir, inputs, {**settings, "epoch": 0, "valid_loss": best})
+    save_run_checkpoint(model, run_dir, {**settings, "epoch": 0, "valid_loss": best})
     _write_history(run_dir, settings, history, best_epoch)
     on_epoch(history[-1])
     for epoch in range(1, epochs + 1):
@@ -213,7 +213,7 @@ def fit(model: AudioModel, dataset: Dataset, run_dir: Path, settings: dict, *, e
                         "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.monotonic() - started, 2)})
         if valid < best:
             best, best_epoch, best_state = valid, epoch, _state_copy(model)
-            save_run_checkpoint(model, run_dir, inputs, {**settings, "epoch": epoch, "valid_loss": valid})
+            save_run_checkpoint(model, run_dir, {**settings, "epoch": epoch, "valid_loss": valid})
         _write_history(run_dir, settings, history, best_epoch)
         on_epoch(history[-1])
         if epoch - best_epoch >= patience:

@@ -374,3 +374,24 @@ class Shapes(nn.Module):
 def test_reshapes_keep_whole_channel_dimensions_and_lock_the_rest():
     units = find_units(Shapes(), inputs=(torch.randn(2, 4, 3),))
     assert sorted((g.name, g.size) for g in units.groups) == [("kept", 5)]
+
+
+class TimeConcat(nn.Module):
+    """Two layers' outputs joined along time: their channels line up, so they are one group."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c = nn.Linear(3, 6), nn.Linear(3, 6), nn.Linear(6, 2)
+
+    def forward(self, x):                                   # x: (B, T, 3)
+        return self.c(torch.relu(torch.cat([self.a(x), self.b(x)], 1)))
+
+
+def test_concatenation_along_time_couples_the_channels():
+    model = TimeConcat()
+    inputs = (torch.randn(2, 4, 3),)
+    units = find_units(model, inputs=inputs)
+    assert [(g.name, g.size) for g in units.groups] == [("a (+1)", 6)]
+    keep = [np.array([True, False, True, False, True, True])]
+    assert float((trim_model(model, units, keep)(*inputs) - masked_model(model, units, keep)(*inputs))
+                 .abs().max()) <= TOLERANCE

@@ -43,6 +43,15 @@ def crop_samples(seconds: float | None) -> int | None:
     return None if seconds is None else max(1, round(seconds * SAMPLE_RATE / HOP)) * HOP
 
 
+def run_options(f):
+    """--seed, --device and --set, shared by the commands that train."""
+    f = click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+                     help="Override a preset's setting (repeatable), e.g. --set hidden=32.")(f)
+    f = click.option("--device", help="cpu, cuda or cuda:N (default: CUDA when present, else CPU).")(f)
+    f = click.option("--seed", default=0, show_default=True, type=int)(f)
+    return f
+
+
 def model_options(f):
     """MODEL and --shape, shared by every command that takes a model."""
     f = click.option("--shape", "shapes", multiple=True, metavar="NAME=DxDxD",

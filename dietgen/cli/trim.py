@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from dietgen.cli.common import cli, crop_samples, model_options, parse_overrides, progress_bar, shapes_option_value
+from dietgen.cli.common import (cli, crop_samples, model_options, parse_overrides, progress_bar, run_options,
+                                shapes_option_value)
 from dietgen.errors import DietgenError, DietgenUsageError
 
 COMPARE_PNG = "compare.png"
@@ -71,10 +72,7 @@ def _round_line(record: dict) -> str:
 @click.option("--time-limit", type=float, help="Stop a round after the epoch that passes this many minutes.")
 @click.option("--score-examples", default=256, show_default=True, type=int,
               help="Training examples the units are scored on (spread over the training split).")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--device", help="cpu, cuda or cuda:N (default: CUDA when present, else CPU).")
-@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
-              help="Override a preset's setting (repeatable), e.g. --set hidden=32.")
+@run_options
 @click.option("--force", is_flag=True, help="Replace the run folder instead of resuming it.")
 @click.option("--json", "as_json", is_flag=True, help="Print trim.json at the end (machine-readable).")
 @click.pass_context

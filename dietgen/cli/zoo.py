@@ -6,7 +6,7 @@ import json
 
 import click
 
-from dietgen.cli.common import cli, crop_samples, parse_overrides, progress_bar
+from dietgen.cli.common import cli, crop_samples, parse_overrides, progress_bar, run_options
 from dietgen.errors import DietgenUsageError
 
 FAMILIES_HELP = "Model family: wavenet, sing or ddsp."
@@ -77,10 +77,7 @@ def render(out_dir, soundfont, instruments, pitches, velocities, seconds, releas
                    "not SING, which models whole notes from their start.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
               help="Stop after the epoch that passes this many minutes.")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--device", help="cpu, cuda or cuda:N (default: CUDA when present, else CPU).")
-@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
-              help="Override a preset's setting (repeatable), e.g. --set hidden=32.")
+@run_options
 @click.option("--force", is_flag=True, help="Replace the run folder if it exists.")
 def train(family, preset, data_dir, out_dir, epochs, batch_size, lr, patience, crop, time_limit, seed, device,
           settings, force):

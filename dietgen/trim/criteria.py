@@ -74,12 +74,12 @@ def _incoming(model: nn.Module, units: Units, tensor_of) -> _Scores:
 
 
 def _producer_modules(model: nn.Module, units: Units) -> dict[str, list[Producer]]:
-    found: dict[str, list[Producer]] = defaultdict(list)
+    """Each producing module's producers, once each (a module writing several groups is hooked once)."""
+    found: dict[str, dict[str, Producer]] = defaultdict(dict)
     for group in units.groups:
         for module, producer in group.producers:
-            if producer not in found[module]:
-                found[module].append(producer)
-    return found
+            found[module][producer.label] = producer
+    return {module: list(producers.values()) for module, producers in found.items()}
 
 
 def rnn_layer_io(module: nn.RNNBase, x: Tensor) -> list[tuple[Tensor, Tensor]]:

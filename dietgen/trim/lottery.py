@@ -29,7 +29,7 @@ from dietgen.data.dataset import Dataset
 from dietgen.errors import DietgenError
 from dietgen.models.base import AudioModel
 from dietgen.train import (_replace_atomically, _state_copy, batch_to, build_for_data, check_training_numbers, fit,
-                           mean_loss, pick_device)
+                           mean_loss, pick_device, save_run_checkpoint)
 from dietgen.trim import masking, measure
 from dietgen.trim.criteria import CRITERIA, score_units
 from dietgen.trim.report import DOCUMENT, FORMAT, VERSION, load_run, write_report
@@ -303,8 +303,7 @@ def _name(r: int) -> str:
 
 def _save(model: AudioModel, folder: Path, training: dict) -> None:
     folder.mkdir(exist_ok=True)   # a checkpoint folder, not folder.json beside folder.safetensors
-    inputs = {name: list(shape) for name, shape in model.export_module()[1].items()}
-    models.save_checkpoint(model, folder, model.family, model.config, inputs, training=training)
+    save_run_checkpoint(model, folder, training)
 
 
 def _publish(run_dir: Path, name: str, write: Callable[[Path], None]) -> None:

@@ -230,18 +230,18 @@ def _pointwise(tr, name, args, kwargs, result) -> bool:
     return True
 
 
-def _broadcast(tr: Tracer, operands: list, shape: torch.Size) -> Annotation:
-    """Elementwise over broadcast shapes: full-size channel dimensions are united; a fixed full-size side or
-    a size-1 channel dimension broadcast against more locks the channels."""
+def _broadcast(tr: Tracer, operands: list[tuple[tuple, Annotation]], shape: tuple) -> Annotation:
+    """Elementwise over broadcast shapes, each operand a (shape, annotation): full-size channel dimensions are
+    united; a fixed full-size side or a size-1 channel dimension broadcast against more locks the channels."""
     out: Annotation = []
     for k in range(len(shape)):
         sides = []
-        for t in operands:
-            j = t.ndim - len(shape) + k
+        for dims, ann in operands:
+            j = len(dims) - len(shape) + k
             if j < 0:
                 continue
-            ids = tr.ann(t)[j]
-            if t.shape[j] == shape[k]:
+            ids = ann[j]
+            if dims[j] == shape[k]:
                 sides.append(ids)
             else:
                 tr.uf.lock(ids)
@@ -261,7 +261,8 @@ def _broadcast(tr: Tracer, operands: list, shape: torch.Size) -> Annotation:
 def _binary(tr, name, args, kwargs, result) -> bool:
     if not isinstance(result, Tensor):
         return False
-    tr.annotate(result, _broadcast(tr, list(_tensors((args, kwargs))), result.shape))
+    operands = [(tuple(t.shape), tr.ann(t)) for t in _tensors((args, kwargs))]
+    tr.annotate(result, _broadcast(tr, operands, tuple(result.shape)))
     return True
 
 
@@ -338,7 +339,7 @@ def _matmul(tr, name, args, kwargs, result) -> bool:
     if a.ndim < 2 or b.ndim < 2:
         return False
     tr.uf.union(tr.ann(a)[-1], tr.ann(b)[-2])
-    batch = _broadcast(tr, [a[..., 0, 0], b[..., 0, 0]], result.shape[:-2]) if result.ndim > 2 else []
+    batch = _broadcast(tr, [(tuple(t.shape[:-2]), tr.ann(t)[:-2]) for t in (a, b)], tuple(result.shape[:-2]))
     tr.annotate(result, batch + [tr.ann(a)[-2], tr.ann(b)[-1]])
     return True
 
@@ -514,16 +515,21 @@ def _cat(tr, name, args, kwargs, result) -> bool:
     input, a constant) takes locked ones, so its consumer's columns for it stay."""
     parts = [t for t in _arg(args, kwargs, 0, "tensors") if t.numel() or t.ndim == result.ndim]
     dim = _dim(_arg(args, kwargs, 1, "dim", 0), result.ndim)
-    out = _broadcast(tr, [p.movedim(dim, -1)[..., :1] for p in parts], result.movedim(dim, -1)[..., :1].shape)
-    out = out[:-1]
-    along = []
-    for p in parts:
-        ids = tr.ann(p)[dim]
-        if ids is None:
-            ids = tr.uf.new(p.shape[dim])
-            tr.uf.lock(ids)
-        along.append(ids)
-    out.insert(dim, np.concatenate(along))
+
+    def without_dim(values):
+        return tuple(values[:dim]) + tuple(values[dim + 1:])
+
+    out = list(_broadcast(tr, [(without_dim(p.shape), without_dim(tr.ann(p))) for p in parts],
+                          without_dim(result.shape)))
+    along = [tr.ann(p)[dim] for p in parts]
+    if all(ids is None for ids in along):     # not a channel dimension (time, batch)
+        out.insert(dim, None)
+    else:
+        for i, p in enumerate(parts):
+            if along[i] is None:
+                along[i] = tr.uf.new(p.shape[dim])
+                tr.uf.lock(along[i])
+        out.insert(dim, np.concatenate(along))
     tr.annotate(result, out)
     return True
 
@@ -532,7 +538,7 @@ def _cat(tr, name, args, kwargs, result) -> bool:
 def _stack(tr, name, args, kwargs, result) -> bool:
     parts = list(_arg(args, kwargs, 0, "tensors"))
     dim = _dim(_arg(args, kwargs, 1, "dim", 0), result.ndim)
-    out = _broadcast(tr, parts, parts[0].shape)
+    out = _broadcast(tr, [(tuple(p.shape), tr.ann(p)) for p in parts], tuple(parts[0].shape))
     out.insert(dim, None)
     tr.annotate(result, out)
     return True

@@ -5,7 +5,6 @@ every block that writes it, a pair of gate channels, a recurrent hidden unit acr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -13,7 +12,7 @@ from torch import nn
 
 from dietgen.errors import DietgenError
 from dietgen.trim.modules import Producer
-from dietgen.trim.trace import Tracer, _tensors
+from dietgen.trim.trace import Tracer
 
 
 @dataclass(frozen=True)
