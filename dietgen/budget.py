@@ -19,6 +19,7 @@ from dietgen.codegen.render import render
 from dietgen.errors import DietgenError
 from dietgen.ir import Graph, TensorKind
 from dietgen.output import write_tree
+from dietgen.passes.stream import out_frames
 from dietgen.pipeline import Compiled, compile_model
 from dietgen.report.table import human_bytes
 
@@ -117,12 +118,6 @@ def _room(board: Board, need: Budget, graph: Graph | None) -> bool:
     return not isinstance(cycles, str) and cycles[0] / board.clock_hz <= need.limit
 
 
-def block_frames(graph: Graph) -> int:
-    """Audio frames one step produces: the recorded block, else the last axis of the first output."""
-    out = graph.tensors[graph.outputs[0]]
-    return int(graph.meta.get("block") or (out.shape[-1] if out.shape else 1))
-
-
 def sample_rate(graph: Graph) -> int:
     return int(graph.meta.get("sample_rate", 16000))
 
@@ -207,12 +202,12 @@ def check(model: Any = None, board: str | Board = "nano33ble", *, shapes=None, c
     flash = Budget("flash", weights + code, board.flash_bytes, not notes,
                    {"weights": weights, "code": code}, _top(_weight_layers(g)))
 
-    ram_parts = {"arena": plan.arena_bytes, "state": plan.state_bytes, "io": 4 * (plan.in_size + plan.out_size),
+    ram_parts = {"arena": plan.arena_bytes, "state": plan.all_state_bytes, "io": 4 * (plan.in_size + plan.out_size),
                  "stack": stack, "framework": board.framework_ram_bytes}
     ram = Budget("RAM", sum(ram_parts.values()), board.ram_bytes, not notes, ram_parts,
                  _top(_arena_layers(g)))
 
-    frames, rate = block_frames(g), sample_rate(g)
+    frames, rate = out_frames(g), sample_rate(g)
     cycles = _cycles(g, board)
     time = None
     if isinstance(cycles, str):

@@ -15,6 +15,7 @@ from dietgen.frontend.onnx_model import Shapes
 from dietgen.ir import Graph, validate
 from dietgen.output import write_tree
 from dietgen.passes import PASSES
+from dietgen.passes.stream import StreamSpec
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,14 @@ def lower(graph: Graph, passes=PASSES) -> Graph:
 
 
 def compile_model(model: Any, shapes: Shapes | None = None, name: str | None = None,
-                  sample_rate: int | None = None, block: int | None = None) -> Compiled:
+                  sample_rate: int | None = None, block: int | None = None,
+                  stream: StreamSpec | None = None) -> Compiled:
+    """``stream``: compile the step program (one block in, state carried) instead of the offline window."""
     loaded = load_model(model, shapes, name)                       # PyTorch / checkpoint / ONNX -> ONNX
     meta = {"source": loaded.source, **loaded.meta}
     meta.update({k: v for k, v in (("sample_rate", sample_rate), ("block", block)) if v})
+    if stream is not None:
+        meta["stream_request"] = stream
     graph = validate(import_onnx(loaded.proto, loaded.name, meta))  # ONNX -> IR
     graph = lower(graph)                                             # passes, memory plan
     return Compiled(loaded.proto, graph, model_c_name(graph))

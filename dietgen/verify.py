@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,13 +10,15 @@ import numpy as np
 import onnx
 
 from dietgen.codegen.render import render
-from dietgen.errors import DietgenError
+from dietgen.errors import DietgenError, DietgenUsageError
 from dietgen.frontend.onnx_model import Shapes
 from dietgen.output import write_tree
+from dietgen.passes.stream import StreamSpec
 from dietgen.pipeline import Compiled, compile_model
 from dietgen.toolchain.host import build_harness, run_harness
 
 if TYPE_CHECKING:
+    from dietgen.passes.stream import StreamInfo
     from dietgen.toolchain.emulate import BoardRun
 
 DEFAULT_TOL = 1e-4
@@ -38,6 +40,7 @@ class VerifyReport:
     tol: float
     outputs: tuple[OutputError, ...]
     board_run: "BoardRun | None" = None     # set when the C ran on a board's emulator (verify --board)
+    stream: "StreamInfo | None" = None      # set when the step program ran block by block
 
     @property
     def ok(self) -> bool:
@@ -58,10 +61,15 @@ def compare(name: str, ref: np.ndarray, got: np.ndarray, tol: float) -> OutputEr
     return OutputError(name, tuple(ref.shape), max_abs, max_rel, float(snr), bool(max_rel <= tol))
 
 
+def input_shapes(compiled: Compiled) -> dict[str, tuple[int, ...]]:
+    """The whole input the offline model takes (a step program takes it block by block)."""
+    dims = {i.name: tuple(d.dim_value for d in i.type.tensor_type.shape.dim) for i in compiled.onnx.graph.input}
+    return {n: dims[n] for n in compiled.graph.inputs}
+
+
 def random_inputs(compiled: Compiled, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    g = compiled.graph
-    return {n: rng.uniform(-1, 1, g.tensors[n].shape).astype(np.float32) for n in g.inputs}
+    return {n: rng.uniform(-1, 1, shape).astype(np.float32) for n, shape in input_shapes(compiled).items()}
 
 
 def load_inputs(path: str | Path, compiled: Compiled) -> dict[str, np.ndarray]:
@@ -79,7 +87,7 @@ def load_inputs(path: str | Path, compiled: Compiled) -> dict[str, np.ndarray]:
     for name in g.inputs:
         if name not in arrays:
             raise DietgenError(f"{path}: no array named {name!r}; the model's inputs are {', '.join(g.inputs)}")
-        want = g.tensors[name].shape
+        want = input_shapes(compiled)[name]
         if tuple(arrays[name].shape) != want:
             raise DietgenError(f"{path}: input {name!r} has shape {arrays[name].shape}, the model takes {want}")
         out[name] = np.asarray(arrays[name], dtype=np.float32)
@@ -154,16 +162,45 @@ def _ort_run(model: onnx.ModelProto, known: dict[str, np.ndarray], names: list[s
     return session.run(names, feeds)
 
 
+def to_blocks(compiled: Compiled, feeds: dict[str, np.ndarray]) -> np.ndarray:
+    """The harness's input: one row per NAME_step call, all inputs back to back. Offline, one row holds the
+    whole window; streaming, row k holds block k of every input with a time axis (the others whole)."""
+    g = compiled.graph
+    info = g.meta.get("stream")
+    if info is None:
+        return np.concatenate([feeds[n].reshape(-1) for n in g.inputs])[None, :]
+    axes = info.time_axes
+    count = {feeds[n].shape[axes[n]] // info.block for n in g.inputs if axes[n] is not None}.pop()
+    rows = []
+    for k in range(count):
+        rows.append(np.concatenate([
+            (feeds[n] if axes[n] is None else
+             np.take(feeds[n], range(k * info.block, (k + 1) * info.block), axis=axes[n])).reshape(-1)
+            for n in g.inputs]))
+    return np.stack(rows)
+
+
+def from_blocks(compiled: Compiled, out: np.ndarray) -> dict[str, np.ndarray]:
+    """Outputs by name from the harness's rows: offline the one row, streaming the blocks joined along time."""
+    g = compiled.graph
+    info = g.meta.get("stream")
+    rows = [split_outputs(g, row) for row in out]
+    if info is None:
+        return rows[0]
+    return {n: np.concatenate([r[n] for r in rows], axis=info.out_axes[n]) if n in info.out_axes else rows[-1][n]
+            for n in g.outputs}
+
+
 def run_c(compiled: Compiled, inputs: dict[str, np.ndarray], *, sanitize: bool = False,
           cc: str | None = None, workdir: Path | None = None) -> dict[str, np.ndarray]:
+    """The generated C built for the host, run on ``inputs`` (block after block when it streams)."""
     g = compiled.graph
     with tempfile.TemporaryDirectory(prefix="dietgen-verify-") as tmp:
         base = Path(workdir or tmp)
         src = write_tree(render(g), base / "src", force=True)
         exe = build_harness(src, compiled.c_name, base / "model", sanitize=sanitize, cc=cc)
-        block = np.concatenate([inputs[n].reshape(-1) for n in g.inputs])[None, :]
-        flat = run_harness(exe, block, g.meta["plan"].out_size)[0]
-    return split_outputs(g, flat)
+        out = run_harness(exe, to_blocks(compiled, inputs), g.meta["plan"].out_size)
+    return from_blocks(compiled, out)
 
 
 def split_outputs(g, flat: np.ndarray) -> dict[str, np.ndarray]:
@@ -176,12 +213,37 @@ def split_outputs(g, flat: np.ndarray) -> dict[str, np.ndarray]:
     return outs
 
 
+def aligned(compiled: Compiled, want: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> dict[str, tuple]:
+    """(reference, streamed) pairs to compare: the streamed output is the offline one delayed by the latency, so
+    its first ``latency`` frames (before the signal) are dropped, and the offline one's last frames (not streamed
+    yet) with them."""
+    info = compiled.graph.meta.get("stream")
+    if info is None:
+        return {n: (want[n], got[n]) for n in compiled.graph.outputs}
+    pairs = {}
+    for n in compiled.graph.outputs:
+        axis, lag = info.out_axes.get(n), info.latency.get(n, 0)
+        if axis is None:
+            pairs[n] = (want[n], got[n])
+            continue
+        length = got[n].shape[axis]
+        pairs[n] = (np.take(want[n], range(0, length - lag), axis=axis), np.take(got[n], range(lag, length), axis=axis))
+    return pairs
+
+
 def verify(model: Any, *, shapes: Shapes | None = None, inputs: str | Path | dict | None = None,
            tol: float = DEFAULT_TOL, seed: int = 0, sanitize: bool = False, cc: str | None = None,
-           compiled: Compiled | None = None, board: str | None = None) -> VerifyReport:
+           compiled: Compiled | None = None, board: str | None = None, stream: StreamSpec | None = None,
+           blocks: int | None = None) -> VerifyReport:
     """Build ``model``'s generated C for the host (or cross-compile it for ``board`` and run it on the
     emulator of its instruction set, counting instructions or cycles) and compare every output with
-    onnxruntime."""
+    onnxruntime.
+
+    With ``stream``, the step program runs over ``blocks`` consecutive blocks of one long seeded input (by
+    default enough to fill every ring buffer and wrap it twice), and every output sample is compared with
+    onnxruntime's offline run on the whole input, shifted by the latency."""
+    if stream is not None and compiled is None:
+        compiled = compile_stream_for_verify(model, shapes, stream, blocks)
     compiled = compiled or compile_model(model, shapes)
     if isinstance(inputs, (str, Path)):
         feeds = load_inputs(inputs, compiled)
@@ -191,8 +253,51 @@ def verify(model: Any, *, shapes: Shapes | None = None, inputs: str | Path | dic
     board_run = None
     if board:
         from dietgen.toolchain.emulate import run_on_board
-        got, board_run = run_on_board(compiled, feeds, board)
+        out, board_run = run_on_board(compiled, to_blocks(compiled, feeds), board)
+        got = from_blocks(compiled, out)
     else:
         got = run_c(compiled, feeds, sanitize=sanitize, cc=cc)
-    return VerifyReport(compiled.c_name, tol, tuple(compare(n, want[n], got[n], tol) for n in compiled.graph.outputs),
-                        board_run)
+    pairs = aligned(compiled, want, got)
+    return VerifyReport(compiled.c_name, tol, tuple(compare(n, *pairs[n], tol) for n in compiled.graph.outputs),
+                        board_run, compiled.graph.meta.get("stream"))
+
+
+def history_frames(compiled: Compiled) -> int:
+    """The longest history any state keeps, in input frames (ring buffers, delays, overlap tails)."""
+    g = compiled.graph
+    info = g.meta["stream"]
+    longest = 0
+    for node in g.nodes:
+        frames = {"ConvStream": (node.attrs.get("k", 1) - 1) * node.attrs.get("dilation", 1),
+                  "Delay": node.attrs.get("frames", 0), "ConvTransposeStream": node.attrs.get("tail", 0)}.get(
+            node.op_type, 0)
+        if frames:
+            x = g.tensors[node.inputs[0]] if node.op_type != "ConvTransposeStream" else g.tensors[node.outputs[0]]
+            axis = node.attrs.get("axis", 2)
+            rate = x.shape[axis] / info.block
+            longest = max(longest, int(np.ceil(frames / rate)))
+    return longest
+
+
+def compile_stream_for_verify(model: Any, shapes: Shapes | None, stream: StreamSpec,
+                              blocks: int | None) -> Compiled:
+    """The step program compiled from the offline model at the length of ``blocks`` blocks, so that onnxruntime
+    can run the same offline model over the whole input as the reference."""
+    first = compile_model(model, shapes, stream=stream)
+    info = first.graph.meta["stream"]
+    count = blocks or max(8, -(-(2 * history_frames(first) + first.graph.meta["stream"].model_latency + 1)
+                                // info.block) + 1)
+    if count < 1:
+        raise DietgenUsageError(f"--blocks {count}: run at least one block")
+    onnx_inputs = {i.name: i for i in first.onnx.graph.input}
+    long = {}
+    for name, axis in info.time_axes.items():
+        shape = [d.dim_value for d in onnx_inputs[name].type.tensor_type.shape.dim]
+        if axis is not None:
+            shape[axis] = count * info.block
+        long[name] = tuple(shape)
+    try:
+        return compile_model(model, long, stream=replace(stream, time_axes=info.time_axes))
+    except DietgenUsageError as exc:
+        raise DietgenUsageError(f"the model's time length is fixed, so it cannot be run offline over {count} "
+                                f"blocks as the reference ({exc}); export it with a free time dimension")

@@ -12,7 +12,8 @@ from onnx import helper, numpy_helper
 
 import dietgen
 from dietgen.boards import boards, get_board
-from dietgen.budget import block_frames, check, check_all, sample_rate
+from dietgen.budget import check, check_all, sample_rate
+from dietgen.passes.stream import out_frames
 from dietgen.ir import TensorKind
 from dietgen.pipeline import compile_model
 from golden_models import tiny_conv_dense
@@ -66,7 +67,7 @@ def test_ram_and_flash_add_up_from_the_plan_and_the_board(tiny):
     weights = sum(t.nbytes for t in g.tensors.values() if t.kind == TensorKind.WEIGHT)
     assert r.flash.parts["weights"] == weights and r.flash.used == weights + r.flash.parts["code"]
     assert not r.flash.measured and not r.ram.measured and "estimated" in r.notes[0]
-    assert r.block == block_frames(g) == 3 and r.sample_rate == sample_rate(g) == 16000
+    assert r.block == out_frames(g) == 3 and r.sample_rate == sample_rate(g) == 16000
     assert r.flash.layers == (("conv", 80), ("fc", 60))    # conv: 16 + 4 floats, fc (with its bias): 12 + 3
 
 

@@ -15,7 +15,7 @@ from dietgen.errors import DietgenError
 from dietgen.pipeline import compile_model
 from dietgen.toolchain.cross import build_elf, elf_sizes, require_cross, stack_bytes
 from dietgen.toolchain.emulate import run_elf, run_on_board
-from dietgen.verify import random_inputs, run_c, verify
+from dietgen.verify import from_blocks, random_inputs, run_c, to_blocks, verify
 from golden_models import tiny_conv_dense
 
 # One board per instruction set the issue names: Cortex-M0+, M4F, M7, M33, AVR, Raspberry Pi (64 and 32 bit).
@@ -32,7 +32,8 @@ def test_emulated_run_matches_host(tiny, board, tmp_path, record_property):
     report = verify(None, compiled=tiny, board=board, seed=3)
     assert report.ok, report.outputs
     host = run_c(tiny, random_inputs(tiny, 3))
-    emulated, run = run_on_board(tiny, random_inputs(tiny, 3), board)
+    rows, run = run_on_board(tiny, to_blocks(tiny, random_inputs(tiny, 3)), board)
+    emulated = from_blocks(tiny, rows)
     for name in host:
         np.testing.assert_allclose(emulated[name], host[name], rtol=0, atol=1e-5)
     # Every kernel call was counted, and the calls add up to (almost all of) the step.

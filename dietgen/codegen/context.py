@@ -50,6 +50,8 @@ class EmitContext:
             return self.weight_symbols[name]
         if t.kind in (TensorKind.INPUT, TensorKind.OUTPUT):
             base, offset = ("in" if t.kind == TensorKind.INPUT else "out"), self.plan.io_offsets[name]
+        elif t.kind == TensorKind.STATE and t.dtype == "int32":
+            base, offset = "I", self.plan.int_state_offsets[name] // 4
         elif t.kind == TensorKind.STATE:
             base, offset = "S", self.plan.state_offsets[name] // 4
         else:

@@ -5,6 +5,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from dietgen.ir import Node, Time
 from dietgen.ops.registry import Cost, KernelCall, OpCase, OpSpec, Rand, register
 
 _CONV_ATTRS = {"auto_pad": "NOTSET", "dilations": None, "group": 1, "kernel_shape": None, "pads": None,
@@ -89,6 +90,22 @@ class _Conv1d(OpSpec):
                                              *map(str, g), ctx.fn(node)))]
 
 
+    # -- streaming --------------------------------------------------------------------------------
+    def stream_checks(self, node, s) -> tuple[Time, Geometry]:
+        t = s.time[node.inputs[0]]
+        if t.axis != 2:
+            raise self.refuse(node, f"cannot stream: time runs along axis {t.axis} of its input, not the "
+                                    f"convolution's axis 2")
+        if any(s.time.get(n) is not None for n in node.inputs[1:] if n):
+            raise self.refuse(node, "cannot stream: its weight or bias changes with time")
+        x, w = s.offline.tensors[node.inputs[0]], s.offline.tensors[node.inputs[1]]
+        return t, self.geometry(node, x.shape, w.shape)
+
+    def stream_attrs(self, node, g: Geometry, **extra) -> dict:
+        attrs = {"k": g.k, "stride": g.stride, "dilation": g.dilation, "groups": g.groups, **extra}
+        return {**attrs, "_fn": node.attrs["_fn"]} if "_fn" in node.attrs else attrs
+
+
 def _weight(*shape, seed=0):
     return np.random.default_rng(seed).uniform(-0.5, 0.5, shape).astype(np.float32)
 
@@ -129,6 +146,27 @@ class Conv(_Conv1d):
         if len(x) > 2 and x[2] is not None:
             y += x[2][None, :, None]
         return [y]
+
+    def stream(self, node, s):
+        """A ring buffer of the (k-1)*dilation frames before the block, read in place through a moving index.
+        Whatever padding the offline model had, the stream computes each output as soon as its last input frame
+        arrives: padding on the left becomes the ring's initial zeros, padding on the right (lookahead) becomes
+        lag, which the pass turns into latency and matching delays on the other branches."""
+        t, g = self.stream_checks(node, s)
+        span = g.dilation * (g.k - 1)
+        if span == 0 and g.stride == 1 and g.pad == 0:
+            return NotImplemented       # pointwise: runs on the block as it is
+        src = s.zero_prehistory(node.inputs[0])
+        phase = (span + t.lag - g.pad) % g.stride
+        lin = s.frames(t, node)
+        if lin % g.stride:
+            s.frames(Time(2, t.rate / g.stride), node)          # says which block would do
+        y = s.output(node.outputs[0], Time(2, t.rate / g.stride, (span + t.lag - g.pad - phase) // g.stride,
+                                           clean=False))
+        ring = s.state("ring", (g.n * g.cin * span,)) if span else ""
+        pos = s.state("pos", (1,), "int32") if span else ""
+        s.emit(Node("ConvStream", node.name, (src, node.inputs[1], node.input(2), ring, pos), (y, ring, pos),
+                    self.stream_attrs(node, g, phase=phase), "dietgen"))
 
     def cases(self):
         return [
@@ -188,6 +226,17 @@ class ConvTranspose(_Conv1d):
             y = y + x[2][None, :, None]
         return [np.ascontiguousarray(y, dtype=np.float32)]
 
+    def stream(self, node, s):
+        """Each block's frames are spread over stride * block output frames plus an overlap that reaches into
+        the next block: the overlap-add tail is carried. The offline crop of ``pad`` frames becomes lag."""
+        t, g = self.stream_checks(node, s)
+        src, lag = s.from_start(node.inputs[0])
+        tail = max(0, (g.k - 1) * g.dilation + 1 - g.stride)
+        y = s.output(node.outputs[0], Time(2, t.rate * g.stride, lag * g.stride + g.pad, clean=False))
+        state = s.state("tail", (g.n * g.cout * tail,)) if tail else ""
+        s.emit(Node("ConvTransposeStream", node.name, (src, node.inputs[1], node.input(2), state), (y, state),
+                    self.stream_attrs(node, g, tail=tail), "dietgen"))
+
     def cases(self):
         return [
             OpCase("s2_k4_p1", (Rand((1, 4, 8)), _weight(4, 3, 4), _weight(3, seed=1)),
@@ -199,3 +248,67 @@ class ConvTranspose(_Conv1d):
             OpCase("groups", (Rand((1, 4, 6)), _weight(4, 1, 3), _weight(4, seed=1)),
                    {"group": 4, "strides": (2,)}),
         ]
+
+
+class _ConvStep(OpSpec):
+    """The streaming pass's conv nodes: shapes come from the step graph, geometry from the attributes."""
+    domain = "dietgen"
+    kernel = "conv"
+    flash_inputs = (1, 2)
+    stream_only = True
+
+    def infer(self, node, inputs):
+        raise self.refuse(node, "made by the streaming pass only")
+
+    def dims(self, node, graph):
+        x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+        return x.shape[0], x.shape[1], x.shape[2], y.shape[1], y.shape[2]
+
+    def cost(self, node, graph):
+        w = graph.tensors[node.inputs[1]]
+        n, cin, lin, cout, lout = self.dims(node, graph)
+        frames = lout if self.op_type == "ConvStream" else lin
+        b = graph.tensors[node.inputs[2]].nbytes if node.input(2) else 0
+        return Cost(n * w.size * frames, graph.tensors[node.inputs[0]].nbytes + w.nbytes + b,
+                    graph.tensors[node.outputs[0]].nbytes)
+
+    def bias(self, node, ctx) -> str:
+        return ctx.ptr(node.inputs[2]) if node.input(2) else "NULL"
+
+    def state(self, node, ctx, i: int) -> str:
+        return ctx.ptr(node.inputs[i]) if node.input(i) else "NULL"
+
+
+@register
+class ConvStream(_ConvStep):
+    op_type = "ConvStream"
+    attributes = {"k": 1, "stride": 1, "dilation": 1, "groups": 1, "phase": 0}
+
+    def emit(self, node, graph, ctx):
+        a = node.attrs
+        n, cin, lin, cout, lout = self.dims(node, graph)
+        return [KernelCall("dg_conv1d_stream", (
+            ctx.ptr(node.inputs[0]), ctx.ptr(node.inputs[1]), self.bias(node, ctx), ctx.ptr(node.outputs[0]),
+            self.state(node, ctx, 3), self.state(node, ctx, 4),
+            *map(str, (n, cin, lin, cout, lout, a["k"], a["stride"], a["dilation"], a["phase"], a["groups"])),
+            ctx.fn(node)))]
+
+
+@register
+class ConvTransposeStream(_ConvStep):
+    op_type = "ConvTransposeStream"
+    attributes = {"k": 1, "stride": 1, "dilation": 1, "groups": 1, "tail": 0}
+
+    def scratch(self, node, graph):
+        n, cin, lin, cout, lout = self.dims(node, graph)
+        return [cout * (lout + node.attrs["tail"])]
+
+    def emit(self, node, graph, ctx):
+        a = node.attrs
+        n, cin, lin, cout, _ = self.dims(node, graph)
+        tail = self.state(node, ctx, 3)
+        return [KernelCall("dg_conv_transpose1d_stream", (
+            ctx.ptr(node.inputs[0]), ctx.ptr(node.inputs[1]), self.bias(node, ctx), ctx.ptr(node.outputs[0]),
+            tail if a["tail"] else ctx.scratch(node), ctx.scratch(node),
+            *map(str, (n, cin, lin, cout, a["k"], a["stride"], a["dilation"], a["groups"], a["tail"])),
+            ctx.fn(node)))]

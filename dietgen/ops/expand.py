@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from dietgen.ops.common import broadcast_shapes, broadcast_strides, strides_of
+from dietgen.ir import Time
 from dietgen.ops.registry import OpCase, Rand, register
 from dietgen.ops.strided import CopyOp, array_ints, const_ints, i64, strided_copy
 
@@ -28,6 +29,11 @@ class Expand(CopyOp):
     def emit(self, node, graph, ctx):
         x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
         return [strided_copy(ctx, ctx.ptr(x.name), ctx.ptr(y.name), y.shape, broadcast_strides(x.shape, y.shape))]
+
+    def stream(self, node, s):
+        t = s.time[node.inputs[0]]
+        rank_in, rank_out = len(s.offline.tensors[node.inputs[0]].shape), len(s.offline.tensors[node.outputs[0]].shape)
+        s.reshaped(node, Time(t.axis + rank_out - rank_in, t.rate, t.lag, t.clean))
 
     def cases(self):
         return [OpCase("row", (Rand((1, 5)), i64(3, 5))),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dietgen.ir import Node, Time
 from dietgen.ops.registry import REQUIRED, Cost, KernelCall, OpSpec, register
 
 DOMAIN = "dietgen"
@@ -87,3 +88,40 @@ class NoiseFIR(OpSpec):
         return [KernelCall("dg_noise_fir", (ctx.ptr(node.inputs[0]), ctx.ptr(node.outputs[0]), str(rows),
                                             str(frames), str(hop), str(taps), f"{int(node.attrs['seed'])}UL",
                                             ctx.scratch(node)))]
+
+    def stream(self, node, s):
+        """The generator's state and its last taps - 1 draws are carried: block after block, the same noise as
+        over the whole note."""
+        t = s.time[node.inputs[0]]
+        x = s.offline.tensors[node.inputs[0]]
+        if t.axis != len(x.shape) - 2:
+            raise self.refuse(node, f"cannot stream: time runs along axis {t.axis} of its input, not the frames "
+                                    f"axis {len(x.shape) - 2}")
+        if t.lag > 0:
+            raise self.refuse(node, f"cannot stream: its input is delayed by {t.lag} frames of lookahead, and the "
+                                    f"noise is drawn per sample from the note's start; make the layers before it "
+                                    f"causal")
+        src = s.materialised(node.inputs[0])
+        hop, seed, taps = int(node.attrs["hop"]), int(node.attrs["seed"]), x.shape[-1]
+        history, after = xorshift32(seed, taps - 1)
+        rng = s.state("rng", (1,), "int32", np.array([after], np.uint32).view(np.int32))
+        hist = s.state("history", (max(taps - 1, 1),), init=history if taps > 1 else None)
+        y = s.output(node.outputs[0], Time(t.axis, t.rate * hop, 0, clean=False))
+        s.emit(Node("NoiseFIRStream", node.name, (src, rng, hist), (y, rng, hist), dict(node.attrs), DOMAIN))
+
+
+@register
+class NoiseFIRStream(NoiseFIR):
+    """NoiseFIR one block at a time (the streaming pass makes it)."""
+    op_type = "NoiseFIRStream"
+    stream_only = True
+
+    def stream(self, node, s):
+        return NotImplemented
+
+    def emit(self, node, graph, ctx):
+        rows, frames, hop, taps = self._dims(graph, node)
+        return [KernelCall("dg_noise_fir_stream", (ctx.ptr(node.inputs[0]), ctx.ptr(node.outputs[0]), str(rows),
+                                                   str(frames), str(hop), str(taps),
+                                                   f"(uint32_t *){ctx.ptr(node.inputs[1])}", ctx.ptr(node.inputs[2]),
+                                                   ctx.scratch(node)))]

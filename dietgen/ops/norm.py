@@ -47,6 +47,10 @@ class LayerNormalization(_Norm):
     def axis(self, node, rank: int) -> int:
         return normalise_axis(f"node {node.name!r} ({self.op_type})", node.attrs["axis"], rank)
 
+    def mixes_axes(self, node, graph):
+        rank = len(graph.tensors[node.inputs[0]].shape)
+        return set(range(self.axis(node, rank), rank))
+
     def infer(self, node, inputs):
         self.require_float(node, inputs)
         self.refuse_extra_outputs(node, "Mean and InvStdDev")
@@ -162,6 +166,9 @@ class InstanceNormalization(_ChannelNorm):
     attributes = {"epsilon": 1e-5}
     flash_inputs = (1, 2)
     min_rank = 3
+
+    def mixes_axes(self, node, graph):
+        return set(range(2, len(graph.tensors[node.inputs[0]].shape)))
 
     def infer(self, node, inputs):
         self.check(node, inputs, range(1, 3))

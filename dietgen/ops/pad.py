@@ -11,6 +11,7 @@ import numpy as np
 
 from dietgen.codegen.context import c_float
 from dietgen.ops.common import strides_of
+from dietgen.ir import Time
 from dietgen.ops.registry import KernelCall, OpCase, Rand, register
 from dietgen.ops.strided import (CopyOp, array_ints, const_ints, gather, i64, normalise_axes, offset,
                                  strided_copy)
@@ -99,6 +100,29 @@ class Pad(CopyOp):
             calls.append(strided_copy(ctx, offset(src, first_in), offset(dst, first_out), geo.kept,
                                       strides_of(x.shape), strides_of(y.shape)))
         return calls
+
+    def stream(self, node, s):
+        """Zeros added before the signal cost nothing in a stream: they are the lag going down (the readers'
+        state starts as zeros); a crop at the start is the lag going up; what happens at the end never comes."""
+        t = s.time[node.inputs[0]]
+        inputs = [s.offline.tensors[n] if n else None for n in node.inputs]
+        geo = self.tensor_geometry(node, inputs)
+        (cb, _), (pb, _) = geo.crop[t.axis], geo.pad[t.axis]
+        if node.attrs["mode"] != "constant" and pb:
+            raise self.refuse(node, f"cannot stream: {node.attrs['mode']} padding along time needs frames the "
+                                    f"stream has not seen; pad with zeros")
+        if pb and self.value(node, inputs) != 0:
+            raise self.refuse(node, "cannot stream: it pads time with a nonzero value; pad with zeros")
+        src = s.zero_prehistory(node.inputs[0]) if pb else s.name(node.inputs[0])
+        shifted = Time(t.axis, t.rate, t.lag + cb - pb, t.clean or bool(pb))
+        others = [(i, c, p) for i, (c, p) in enumerate(zip(geo.crop, geo.pad)) if i != t.axis and (any(c) or any(p))]
+        if not others:
+            return s.alias(node.outputs[0], src, shifted)
+        begin = [p[0] - c[0] if i != t.axis else 0 for i, (c, p) in enumerate(zip(geo.crop, geo.pad))]
+        end = [p[1] - c[1] if i != t.axis else 0 for i, (c, p) in enumerate(zip(geo.crop, geo.pad))]
+        pads = s.constant(f"{node.name}::pads", np.array(begin + end, np.int64))
+        s.output(node.outputs[0], shifted)
+        s.emit(node.with_(inputs=(src, pads, *node.inputs[2:3])))
 
     def cases(self):
         return [

@@ -16,6 +16,7 @@ from dietgen.errors import DietgenError
 if TYPE_CHECKING:
     from dietgen.codegen.context import EmitContext
     from dietgen.ir import Graph, Node, Tensor
+    from dietgen.passes.stream import StreamBuilder
 
 REQUIRED = object()  # marks an attribute with no spec default
 
@@ -180,3 +181,18 @@ class OpSpec:
 
     def cases(self) -> list[OpCase]:
         return []
+
+    # -- streaming (see passes/stream.py) -------------------------------------------------------
+    # A step-graph op made by the streaming pass: it reads and updates STATE tensors, so it has no
+    # single-call OpCase; the streaming tests check it through whole models.
+    stream_only: ClassVar[bool] = False
+
+    def mixes_axes(self, node: "Node", graph: "Graph") -> set[int]:
+        """Axes of input 0 along which one output element depends on many input elements (softmax, norms,
+        concatenation): the streaming pass refuses such a node when that axis is time."""
+        return set()
+
+    def stream(self, node: "Node", s: "StreamBuilder") -> Any:
+        """Rewrite ``node`` for the step graph through ``s`` when its input carries time and the op mixes time
+        with a bounded past (state); NotImplemented for ops that simply run on the block."""
+        return NotImplemented

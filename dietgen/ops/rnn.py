@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from dietgen.ir import Time
 from dietgen.ops.registry import Cost, KernelCall, OpCase, OpSpec, Rand, register
 
 _RNN_ATTRS = {"activation_alpha": None, "activation_beta": None, "activations": None, "clip": None,
@@ -148,7 +149,8 @@ class _Rnn(OpSpec):
 
     def scratch(self, node, graph):
         g = self._geometry_of(node, graph)
-        return [g.batch * g.hidden] * len(self.state_inputs) + [self.gate_floats(node, g)]
+        carried = 0 if "_states" in node.attrs else len(self.state_inputs)
+        return [g.batch * g.hidden] * carried + [self.gate_floats(node, g)]
 
     def initial_state(self, node, graph, ctx, i: int) -> str:
         """Pointer to initial state input i; NULL (zeros) when absent or a constant zero."""
@@ -161,9 +163,16 @@ class _Rnn(OpSpec):
     def emit(self, node, graph, ctx):
         g = self._geometry_of(node, graph)
         n = str(g.batch * g.hidden)
-        states = [ctx.scratch(node, k) for k in range(len(self.state_inputs))]
-        calls = [KernelCall("dg_rnn_copy", (s, self.initial_state(node, graph, ctx, i), n))
-                 for s, i in zip(states, self.state_inputs)]
+        if "_states" in node.attrs:
+            # streaming: the states persist between steps (NAME_init sets constant initial states); an initial
+            # state computed at run time is loaded on the first step
+            states = [ctx.ptr(s) for s in node.attrs["_states"]]
+            calls = [KernelCall("dg_rnn_prime", (s, ctx.ptr(node.inputs[i]), n, ctx.ptr(flag)))
+                     for s, i, flag in zip(states, self.state_inputs, node.attrs["_primed"]) if flag]
+        else:
+            states = [ctx.scratch(node, k) for k in range(len(self.state_inputs))]
+            calls = [KernelCall("dg_rnn_copy", (s, self.initial_state(node, graph, ctx, i), n))
+                     for s, i in zip(states, self.state_inputs)]
         if node.attrs["layout"] == 0:
             strides = (g.batch * g.input, g.input, g.batch * g.hidden, g.hidden)
         else:
@@ -172,13 +181,45 @@ class _Rnn(OpSpec):
         bias = ctx.ptr(node.inputs[3]) if node.input(3) else "NULL"
         calls.append(KernelCall(self.c_function, (
             ctx.ptr(node.inputs[0]), ctx.ptr(node.inputs[1]), ctx.ptr(node.inputs[2]), bias, *states,
-            ctx.scratch(node, len(states)), y, *map(str, g), *map(str, strides), *self.extra_args(node))))
+            ctx.scratch(node, 0 if "_states" in node.attrs else len(states)), y, *map(str, g), *map(str, strides), *self.extra_args(node))))
         calls += [KernelCall("dg_rnn_copy", (ctx.ptr(_output(node, k + 1)), s, n))
                   for k, s in enumerate(states) if _output(node, k + 1)]
         return calls
 
     def extra_args(self, node) -> tuple[str, ...]:
         return ()
+
+    def stream(self, node, s):
+        """Hidden (and cell) states carried from block to block, starting from the initial states."""
+        t = s.time[node.inputs[0]]
+        seq_axis = 0 if node.attrs["layout"] == 0 else 1
+        if t.axis != seq_axis:
+            raise self.refuse(node, f"cannot stream: time runs along axis {t.axis} of X, not its sequence axis "
+                                    f"{seq_axis}")
+        if any(s.time.get(n) is not None for n in node.inputs[1:] if n):
+            raise self.refuse(node, "cannot stream: a weight or an initial state changes with time")
+        if t.lag > 0:
+            raise self.refuse(node, f"cannot stream: it reads a branch delayed by {t.lag} frames of lookahead "
+                                    f"(a centred convolution before it), and a recurrent state cannot wait; "
+                                    f"make the layers before it causal")
+        for k, out in enumerate(node.outputs[1:], 1):
+            if out and (s.consumers.get(out) or out in s.offline.outputs):
+                raise self.refuse(node, f"cannot stream: its final state {out!r} is used, and a stream has no "
+                                        f"final frame; use the per-frame output Y")
+        src = s.materialised(node.inputs[0])
+        x, w = s.offline.tensors[node.inputs[0]], s.offline.tensors[node.inputs[1]]
+        g = self.geometry(node, x.shape, w.shape)
+        states, primed = [], []
+        for i in self.state_inputs:
+            name = node.input(i)
+            value = s.offline.const(name) if name else None
+            states.append(s.state(f"h{i - 5}" if i == 5 else "c", (g.batch * g.hidden,), init=value))
+            primed.append(s.state(f"primed{i - 5}", (1,), "int32") if name and value is None else "")
+        y = s.output(node.outputs[0], Time(seq_axis, t.rate, 0, clean=False)) if node.outputs[0] else ""
+        extra = tuple(n for n in (*states, *primed) if n)
+        inputs = tuple(s.name(n) if n else "" for n in node.inputs[:8]) + ("",) * (8 - len(node.inputs[:8]))
+        s.emit(node.with_(inputs=(src, *inputs[1:], *extra), outputs=(y, "", "", *extra),
+                          attrs={**node.attrs, "_states": tuple(states), "_primed": tuple(primed)}))
 
 
 def _weights(gates, hidden, inputs, seed):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from dietgen.ops.common import strides_of
+from dietgen.ir import Time
 from dietgen.ops.registry import OpCase, Rand, register
 from dietgen.ops.strided import CopyOp, array_ints, const_ints, i64, normalise_axes, offset, strided_copy
 
@@ -62,6 +63,31 @@ class Slice(CopyOp):
         first = sum(start * s for (start, _, _), s in zip(geo, strides))
         return [strided_copy(ctx, offset(ctx.ptr(x.name), first), ctx.ptr(y.name), y.shape,
                              [step * s for (_, step, _), s in zip(geo, strides)])]
+
+    def stream(self, node, s):
+        """A crop along time starting at frame k is the lag going up by k; its end never comes in a stream."""
+        t = s.time[node.inputs[0]]
+        x = s.offline.tensors[node.inputs[0]]
+        args = [s.offline.const(n) if n else None for n in node.inputs[1:5]]
+        ints = [None if a is None else [int(v) for v in a.reshape(-1)] for a in args] + [None] * (4 - len(args))
+        starts, ends, axes, steps = ints
+        axes = normalise_axes(self, node, list(range(len(starts))) if axes is None else axes, len(x.shape))
+        if t.axis not in axes:
+            return NotImplemented
+        geo = self.geometry(node, x.shape, starts, ends, axes, steps)
+        start, step, _ = geo[t.axis]
+        if step != 1:
+            raise self.refuse(node, f"cannot stream: it takes every {step}th frame along time; use a strided "
+                                    f"convolution or a pooling layer")
+        shifted = Time(t.axis, t.rate, t.lag + start, t.clean)
+        keep = [i for i, a in enumerate(axes) if a != t.axis]
+        if not keep:
+            return s.alias(node.outputs[0], s.name(node.inputs[0]), shifted)
+        pick = [s.constant(f"{node.name}::{what}", np.array([vals[i] for i in keep], np.int64))
+                for what, vals in (("starts", starts), ("ends", ends), ("axes", axes),
+                                   ("steps", steps or [1] * len(axes)))]
+        s.output(node.outputs[0], shifted)
+        s.emit(node.with_(inputs=(s.name(node.inputs[0]), *pick)))
 
     def cases(self):
         big = np.iinfo(np.int64).max

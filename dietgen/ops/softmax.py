@@ -15,6 +15,9 @@ class _Softmax(OpSpec):
     def axis(self, node, rank: int) -> int:
         return normalise_axis(f"node {node.name!r} ({self.op_type})", node.attrs["axis"], rank)
 
+    def mixes_axes(self, node, graph):
+        return {self.axis(node, len(graph.tensors[node.inputs[0]].shape))}
+
     def infer(self, node, inputs):
         self.require_float(node, inputs)
         self.axis(node, len(inputs[0].shape))

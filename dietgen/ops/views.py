@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from dietgen.ir import TensorKind
+from fractions import Fraction
+
+from dietgen.ir import TensorKind, Time
 from dietgen.ops.registry import Cost, KernelCall, OpCase, Rand, register
 from dietgen.ops.strided import CopyOp, array_ints, const_ints, i64, normalise_axes
 
@@ -62,6 +64,24 @@ class Reshape(View):
         if int(np.prod(out, dtype=np.int64)) != size:
             raise self.refuse(node, f"cannot reshape {shape} ({size} elements) to {tuple(out)}")
         return tuple(out)
+
+    def stream(self, node, s):
+        """Time stays the outer part of whatever it is merged with or split into: (frames, hop) -> samples, or
+        back. Reshapes that interleave time with other axes are refused."""
+        t = s.time[node.inputs[0]]
+        x, y = s.offline.tensors[node.inputs[0]].shape, s.offline.tensors[node.outputs[0]].shape
+        outer, length = int(np.prod(x[:t.axis], dtype=np.int64)), x[t.axis]
+        for axis, size in enumerate(y):
+            if int(np.prod(y[:axis], dtype=np.int64)) == outer and size > 1 and \
+                    (size % length == 0 or length % size == 0):
+                factor = Fraction(size, length)
+                lag = t.lag * factor
+                if lag.denominator != 1:
+                    raise self.refuse(node, f"cannot stream: it regroups frames while the stream is {t.lag} "
+                                            f"frames late, which is not a whole number of its groups")
+                return s.reshaped(node, Time(axis, t.rate * factor, int(lag), t.clean))
+        raise self.refuse(node, f"cannot stream: it reshapes {x} to {y}, mixing time (axis {t.axis}) with other "
+                                f"axes; keep time the outer dimension of what it is merged with")
 
     def cases(self):
         return [OpCase("minus_one", (Rand((2, 3, 4)), i64(4, -1))),

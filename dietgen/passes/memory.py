@@ -38,6 +38,13 @@ class MemoryPlan:
     io_offsets: dict[str, int] = field(default_factory=dict)   # element offset in the caller's in/out buffer
     in_size: int = 0
     out_size: int = 0
+    # integer state (ring positions, counters) in a block of its own, so no float is read as an integer
+    int_state_offsets: dict[str, int] = field(default_factory=dict)
+    int_state_bytes: int = 0
+
+    @property
+    def all_state_bytes(self) -> int:
+        return self.state_bytes + self.int_state_bytes
 
     @property
     def ratio(self) -> float:
@@ -159,11 +166,15 @@ def plan_memory(graph: Graph, planner=best_greedy) -> Graph:
             io_offsets[name] = pos
             pos += graph.tensors[name].size
         sizes[group] = pos
-    state_offsets, pos = {}, 0
+    state_offsets, pos, int_offsets, int_pos = {}, 0, {}, 0
     for name, t in graph.tensors.items():
-        if t.kind == TensorKind.STATE:
+        if t.kind == TensorKind.STATE and t.dtype == "int32":
+            int_offsets[name] = int_pos
+            int_pos += t.nbytes
+        elif t.kind == TensorKind.STATE:
             state_offsets[name] = pos
             pos += _align(t.nbytes)
     plan = MemoryPlan(offsets, arena_size(buffers, offsets), lower_bound(buffers), dict(graph.meta["aliases"]),
-                      tuple(buffers), state_offsets, pos, io_offsets, sizes[graph.inputs], sizes[graph.outputs])
+                      tuple(buffers), state_offsets, pos, io_offsets, sizes[graph.inputs], sizes[graph.outputs],
+                      int_offsets, int_pos)
     return graph.replace(meta={**graph.meta, "plan": plan})

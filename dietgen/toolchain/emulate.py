@@ -203,26 +203,24 @@ class BoardRun:
     estimate: float | None                      # the cost model's figure in the same unit (None: no table)
 
 
-def run_on_board(compiled, feeds: dict[str, np.ndarray], board_id: str) -> tuple[dict[str, np.ndarray], BoardRun]:
-    """Cross-compile ``compiled`` with the verify harness, run ``feeds`` through it on the board's emulator;
-    the outputs by name and what the step cost."""
+def run_on_board(compiled, blocks: np.ndarray, board_id: str) -> tuple[np.ndarray, BoardRun]:
+    """Cross-compile ``compiled`` with the verify harness, run ``blocks`` (one row of inputs per step) through it
+    on the board's emulator; the output rows and what the last step cost."""
     from dietgen.boards import get_board
     from dietgen.codegen.render import render
     from dietgen.cost import block_counts, has_cost_table
     from dietgen.output import write_tree
     from dietgen.toolchain.cross import build_elf
-    from dietgen.verify import split_outputs
     board = get_board(board_id)
     g = compiled.graph
     with tempfile.TemporaryDirectory(prefix="dietgen-board-") as tmp:
         src = write_tree(render(g), Path(tmp) / "src")
         elf = build_elf(src, compiled.c_name, board, Path(tmp) / "build", "verify")
-        block = np.concatenate([feeds[n].reshape(-1) for n in g.inputs])[None, :]
-        run = run_elf(elf, board, compiled.c_name, block, g.meta["plan"].out_size)
+        run = run_elf(elf, board, compiled.c_name, blocks, g.meta["plan"].out_size)
     if not run.steps:
         raise DietgenError(f"{board.id}: the emulator reported no counts for {compiled.c_name}")
     step = run.steps[-1]
     counts = node_counts(g, step)
     per_node = tuple((n.name, n.op_type, counts[n.name]) for n in g.nodes if counts[n.name])
     estimate = block_counts(g, board.core)[0] if has_cost_table(board.core) else None
-    return split_outputs(g, run.outputs[0]), BoardRun(board.id, board.core, run.unit, step.total, per_node, estimate)
+    return run.outputs, BoardRun(board.id, board.core, run.unit, step.total, per_node, estimate)

@@ -74,3 +74,92 @@ void dg_conv_transpose1d(const float *x, const float *w, const float *b, float *
         dg_apply_n(fn, yb, cout * lout);
     }
 }
+
+void dg_conv1d_stream(const float *x, const float *w, const float *b, float *y, float *ring, dg_int *pos,
+                      dg_int n, dg_int cin, dg_int lin, dg_int cout, dg_int lout, dg_int k, dg_int stride,
+                      dg_int dilation, dg_int phase, dg_int groups, dg_fn fn)
+{
+    dg_int cin_g = cin / groups, cout_g = cout / groups, span = (k - 1) * dilation;
+    dg_int bi, o, i, j, u, c, t, slot;
+    for (bi = 0; bi < n; ++bi) {
+        const float *xb = x + bi * cin * lin;
+        const float *rb = ring ? ring + bi * cin * span : NULL;
+        float *yb = y + bi * cout * lout;
+        fill_bias(b, yb, cout, lout);
+        for (o = 0; o < cout; ++o) {
+            dg_int first = (o / cout_g) * cin_g;
+            float *yo = yb + o * lout;
+            for (i = 0; i < cin_g; ++i) {
+                const float *xi = xb + (first + i) * lin;
+                const float *ri = rb ? rb + (first + i) * span : NULL;
+                for (j = 0; j < k; ++j) {
+                    float wv = DG_RD(w + (o * cin_g + i) * k + j);
+                    /* output u reads frame u*stride + off of the block: before it (off < 0), the ring */
+                    dg_int off = phase - span + j * dilation;
+                    dg_int split = off >= 0 ? 0 : (-off + stride - 1) / stride;
+                    if (split > lout)
+                        split = lout;
+                    for (u = 0; u < split; ++u) {
+                        slot = *pos + span + u * stride + off;
+                        yo[u] += wv * ri[slot >= span ? slot - span : slot];
+                    }
+                    for (u = split; u < lout; ++u)
+                        yo[u] += wv * xi[u * stride + off];
+                }
+            }
+            dg_apply_n(fn, yo, lout);
+        }
+    }
+    if (!span)
+        return;
+    /* the block's newest frames overwrite the oldest kept ones; nothing else moves */
+    for (c = 0; c < n * cin; ++c) {
+        const float *xc = x + c * lin;
+        float *rc = ring + c * span;
+        t = lin > span ? lin - span : 0;
+        slot = (dg_int)(((int64_t)*pos + t) % span);
+        for (; t < lin; ++t) {
+            rc[slot] = xc[t];
+            if (++slot == span)
+                slot = 0;
+        }
+    }
+    *pos = (dg_int)(((int64_t)*pos + lin) % span);
+}
+
+void dg_conv_transpose1d_stream(const float *x, const float *w, const float *b, float *y, float *tail,
+                                float *acc, dg_int n, dg_int cin, dg_int lin, dg_int cout, dg_int k,
+                                dg_int stride, dg_int dilation, dg_int groups, dg_int tail_len, dg_fn fn)
+{
+    dg_int cin_g = cin / groups, cout_g = cout / groups, lout = lin * stride, width = lout + tail_len;
+    dg_int bi, o, i, j, t;
+    for (bi = 0; bi < n; ++bi) {
+        const float *xb = x + bi * cin * lin;
+        float *yb = y + bi * cout * lout;
+        float *tb = tail + bi * cout * tail_len;
+        memset(acc, 0, (size_t)(cout * width) * sizeof(float));
+        for (o = 0; o < cout; ++o)
+            memcpy(acc + o * width, tb + o * tail_len, (size_t)tail_len * sizeof(float));
+        for (i = 0; i < cin; ++i) {
+            const float *xi = xb + i * lin;
+            dg_int g = i / cin_g;
+            for (o = 0; o < cout_g; ++o) {
+                float *ao = acc + (g * cout_g + o) * width;
+                for (j = 0; j < k; ++j) {
+                    float wv = DG_RD(w + (i * cout_g + o) * k + j);
+                    float *aj = ao + j * dilation;
+                    for (t = 0; t < lin; ++t)
+                        aj[t * stride] += wv * xi[t];
+                }
+            }
+        }
+        /* the first lout frames are complete; what reaches past them is the next block's overlap */
+        for (o = 0; o < cout; ++o) {
+            float bv = b ? DG_RD(b + o) : 0.0f;
+            for (t = 0; t < lout; ++t)
+                yb[o * lout + t] = acc[o * width + t] + bv;
+            memcpy(tb + o * tail_len, acc + o * width + lout, (size_t)tail_len * sizeof(float));
+        }
+        dg_apply_n(fn, yb, cout * lout);
+    }
+}

@@ -1,17 +1,23 @@
 #include "dietgen/noise.h"
 
-void dg_noise_fir(const float *ir, float *y, dg_int rows, dg_int frames, dg_int hop, dg_int taps,
-                  uint32_t seed, float *noise)
+/* count xorshift32 draws from state x into out; returns the generator's next state. */
+static uint32_t draw(uint32_t x, float *out, dg_int count)
 {
-    uint32_t x = seed;
-    dg_int count = frames * hop + taps - 1, i, r, f, n, j;
+    dg_int i;
     for (i = 0; i < count; ++i) {
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
         /* 24 random bits scaled into [-1, 1): exact in float32, so every platform draws the same values. */
-        noise[i] = (float)(x >> 8) * (1.0f / 8388608.0f) - 1.0f;
+        out[i] = (float)(x >> 8) * (1.0f / 8388608.0f) - 1.0f;
     }
+    return x;
+}
+
+static void filter(const float *ir, float *y, dg_int rows, dg_int frames, dg_int hop, dg_int taps,
+                   const float *noise)
+{
+    dg_int r, f, n, j;
     for (r = 0; r < rows; ++r) {
         for (f = 0; f < frames; ++f) {
             const float *h = ir + (r * frames + f) * taps;
@@ -24,4 +30,21 @@ void dg_noise_fir(const float *ir, float *y, dg_int rows, dg_int frames, dg_int 
             }
         }
     }
+}
+
+void dg_noise_fir(const float *ir, float *y, dg_int rows, dg_int frames, dg_int hop, dg_int taps,
+                  uint32_t seed, float *noise)
+{
+    draw(seed, noise, frames * hop + taps - 1);
+    filter(ir, y, rows, frames, hop, taps, noise);
+}
+
+void dg_noise_fir_stream(const float *ir, float *y, dg_int rows, dg_int frames, dg_int hop, dg_int taps,
+                         uint32_t *state, float *history, float *noise)
+{
+    dg_int drawn = frames * hop;
+    memcpy(noise, history, (size_t)(taps - 1) * sizeof(float));
+    *state = draw(*state, noise + taps - 1, drawn);
+    filter(ir, y, rows, frames, hop, taps, noise);
+    memcpy(history, noise + drawn, (size_t)(taps - 1) * sizeof(float));
 }

@@ -101,3 +101,11 @@ void dg_rnn_copy(float *dst, const float *src, dg_int n)
     else
         memset(dst, 0, (size_t)n * sizeof(float));
 }
+
+void dg_rnn_prime(float *h, const float *src, dg_int n, dg_int *primed)
+{
+    if (*primed)
+        return;
+    memcpy(h, src, (size_t)n * sizeof(float));
+    *primed = 1;
+}

@@ -20,4 +20,8 @@ void dg_lstm(const float *x, const float *w, const float *r, const float *b, flo
 /* dst(n) = src(n), or zeros when src is NULL: loads an initial state and stores a final one. */
 void dg_rnn_copy(float *dst, const float *src, dg_int n);
 
+/* Streaming: on the first call after init (*primed is 0), load the initial state src (computed at run time)
+ * into h; later calls keep h as the previous block left it. */
+void dg_rnn_prime(float *h, const float *src, dg_int n, dg_int *primed);
+
 #endif
