@@ -4,13 +4,14 @@ Everything dietgen does to a model goes through ``compile_model``; ``export`` wr
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import onnx
 
 from dietgen.codegen.render import model_c_name, render
 from dietgen.frontend import import_onnx, load_model
+from dietgen.errors import DietgenUsageError
 from dietgen.frontend.onnx_model import Shapes
 from dietgen.ir import Graph, validate
 from dietgen.output import write_tree
@@ -31,15 +32,34 @@ def lower(graph: Graph, passes=PASSES) -> Graph:
     return graph
 
 
+def stream_request(stream: StreamSpec | bool | None, natural: int | None,
+                   block: int | None = None) -> StreamSpec | None:
+    """What to compile: None follows the model (the step program when it streams by default, as the zoo's causal
+    families do, with ``block`` or its natural block), False the offline window, True or a StreamSpec the step
+    program (with ``block`` or the model's natural block when the spec gives none)."""
+    if stream is None:
+        return StreamSpec(block or natural) if natural else None
+    if stream is False:
+        return None
+    spec = StreamSpec(block) if stream is True else stream
+    if spec.block is None:
+        if not natural:
+            raise DietgenUsageError("streaming needs --block N (input frames per step): this model has no "
+                                    "natural block")
+        spec = replace(spec, block=natural)
+    return spec
+
+
 def compile_model(model: Any, shapes: Shapes | None = None, name: str | None = None,
                   sample_rate: int | None = None, block: int | None = None,
-                  stream: StreamSpec | None = None) -> Compiled:
-    """``stream``: compile the step program (one block in, state carried) instead of the offline window."""
+                  stream: StreamSpec | bool | None = None) -> Compiled:
+    """``stream``: the step program (one block in, state carried) or the offline window, see stream_request."""
     loaded = load_model(model, shapes, name)                       # PyTorch / checkpoint / ONNX -> ONNX
     meta = {"source": loaded.source, **loaded.meta}
     meta.update({k: v for k, v in (("sample_rate", sample_rate), ("block", block)) if v})
-    if stream is not None:
-        meta["stream_request"] = stream
+    request = stream_request(stream, meta.get("stream_block"), block)
+    if request is not None:
+        meta["stream_request"] = request
     graph = validate(import_onnx(loaded.proto, loaded.name, meta))  # ONNX -> IR
     graph = lower(graph)                                             # passes, memory plan
     return Compiled(loaded.proto, graph, model_c_name(graph))
@@ -47,10 +67,11 @@ def compile_model(model: Any, shapes: Shapes | None = None, name: str | None = N
 
 def export(model: Any, out_dir, *, shapes: Shapes | None = None, name: str | None = None,
            force: bool = False, sample_rate: int | None = None, block: int | None = None,
-           board: str | None = None) -> Compiled:
+           board: str | None = None, stream: StreamSpec | bool | None = None) -> Compiled:
     """Generate the C library and host build files for ``model`` into ``out_dir``; with ``board``, a PlatformIO
-    project for it, refused when the model is over the board's budget (unless ``force``)."""
-    compiled = compile_model(model, shapes, name, sample_rate, block)
+    project for it, refused when the model is over the board's budget (unless ``force``). ``stream``: see
+    stream_request."""
+    compiled = compile_model(model, shapes, name, sample_rate, block, stream)
     if board is None:
         write_tree(render(compiled.graph), out_dir, force=force)    # IR -> C
         return compiled

@@ -11,7 +11,7 @@ import onnx
 
 from dietgen.codegen.render import render
 from dietgen.errors import DietgenError, DietgenUsageError
-from dietgen.frontend.onnx_model import Shapes
+from dietgen.frontend.onnx_model import Shapes, free_time_dims, read_onnx
 from dietgen.output import write_tree
 from dietgen.passes.stream import StreamSpec
 from dietgen.pipeline import Compiled, compile_model
@@ -42,9 +42,17 @@ class VerifyReport:
     board_run: "BoardRun | None" = None     # set when the C ran on a board's emulator (verify --board)
     stream: "StreamInfo | None" = None      # set when the step program ran block by block
 
+    blocks: int = 1                         # NAME_step calls run
+
     @property
     def ok(self) -> bool:
         return all(o.ok for o in self.outputs)
+
+    def stream_summary(self) -> dict | None:
+        if self.stream is None:
+            return None
+        return {"block": self.stream.block, "out_block": self.stream.out_block, "blocks": self.blocks,
+                "latency": self.stream.model_latency, "time_axes": self.stream.time_axes}
 
 
 def compare(name: str, ref: np.ndarray, got: np.ndarray, tol: float) -> OutputError:
@@ -75,14 +83,7 @@ def random_inputs(compiled: Compiled, seed: int = 0) -> dict[str, np.ndarray]:
 def load_inputs(path: str | Path, compiled: Compiled) -> dict[str, np.ndarray]:
     """Inputs from a .npy (the single input) or .npz (by input name); never unpickles."""
     g = compiled.graph
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DietgenError(f"{path}: cannot read inputs ({exc}); give a .npy or .npz file")
-    arrays = {g.inputs[0]: data} if isinstance(data, np.ndarray) else {k: data[k] for k in data.files}
-    if isinstance(data, np.ndarray) and len(g.inputs) > 1:
-        raise DietgenError(f"{path}: the model has {len(g.inputs)} inputs; give an .npz with arrays named "
-                           f"{', '.join(g.inputs)}")
+    arrays = load_arrays(path, g.inputs)
     out = {}
     for name in g.inputs:
         if name not in arrays:
@@ -99,11 +100,21 @@ def run_onnxruntime(compiled: Compiled, inputs: dict[str, np.ndarray]) -> dict[s
     custom = [node for node in compiled.onnx.graph.node if node.domain not in ("", "ai.onnx")]
     if custom:
         return _run_with_custom_ops(compiled.onnx, custom, inputs, names)
+    return dict(zip(names, _session_run(compiled.onnx, names, inputs)))
+
+
+def _session_run(model: onnx.ModelProto, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """onnxruntime's answer; where onnxruntime does not implement a node (batch-first GRU and LSTM layouts),
+    onnx's own reference evaluator's."""
     import onnxruntime as ort
     opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    session = ort.InferenceSession(compiled.onnx.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    return dict(zip(names, session.run(names, inputs)))
+    opts.log_severity_level = 4
+    try:
+        session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    except (ort.capi.onnxruntime_pybind11_state.Fail, ort.capi.onnxruntime_pybind11_state.NotImplemented):
+        from onnx.reference import ReferenceEvaluator
+        return ReferenceEvaluator(model).run(names, feeds)
+    return session.run(names, feeds)
 
 
 def _run_with_custom_ops(model: onnx.ModelProto, custom: list, inputs: dict[str, np.ndarray],
@@ -156,10 +167,7 @@ def _ort_run(model: onnx.ModelProto, known: dict[str, np.ndarray], names: list[s
         [onnx.helper.make_tensor_value_info(n, types.get(n, onnx.TensorProto.FLOAT), None) for n in names],
         [inits[n] for n in seen if n in inits])
     proto = onnx.helper.make_model(sub, opset_imports=list(model.opset_import), ir_version=model.ir_version)
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    session = ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    return session.run(names, feeds)
+    return _session_run(proto, names, feeds)
 
 
 def to_blocks(compiled: Compiled, feeds: dict[str, np.ndarray]) -> np.ndarray:
@@ -233,7 +241,8 @@ def aligned(compiled: Compiled, want: dict[str, np.ndarray], got: dict[str, np.n
 
 def verify(model: Any, *, shapes: Shapes | None = None, inputs: str | Path | dict | None = None,
            tol: float = DEFAULT_TOL, seed: int = 0, sanitize: bool = False, cc: str | None = None,
-           compiled: Compiled | None = None, board: str | None = None, stream: StreamSpec | None = None,
+           compiled: Compiled | None = None, board: str | None = None,
+           stream: StreamSpec | bool | None = None, block: int | None = None,
            blocks: int | None = None) -> VerifyReport:
     """Build ``model``'s generated C for the host (or cross-compile it for ``board`` and run it on the
     emulator of its instruction set, counting instructions or cycles) and compare every output with
@@ -241,10 +250,13 @@ def verify(model: Any, *, shapes: Shapes | None = None, inputs: str | Path | dic
 
     With ``stream``, the step program runs over ``blocks`` consecutive blocks of one long seeded input (by
     default enough to fill every ring buffer and wrap it twice), and every output sample is compared with
-    onnxruntime's offline run on the whole input, shifted by the latency."""
-    if stream is not None and compiled is None:
-        compiled = compile_stream_for_verify(model, shapes, stream, blocks)
-    compiled = compiled or compile_model(model, shapes)
+    onnxruntime's offline run on the whole input, shifted by the latency. ``stream`` and ``block``: see
+    pipeline.stream_request."""
+    compiled = compiled or compile_model(model, shapes, block=block, stream=stream)
+    info = compiled.graph.meta.get("stream")
+    if info is not None and model is not None:
+        given = load_arrays(inputs, compiled.graph.inputs) if isinstance(inputs, (str, Path)) else inputs
+        compiled = compile_for_length(model, compiled, blocks, given)
     if isinstance(inputs, (str, Path)):
         feeds = load_inputs(inputs, compiled)
     else:
@@ -259,7 +271,7 @@ def verify(model: Any, *, shapes: Shapes | None = None, inputs: str | Path | dic
         got = run_c(compiled, feeds, sanitize=sanitize, cc=cc)
     pairs = aligned(compiled, want, got)
     return VerifyReport(compiled.c_name, tol, tuple(compare(n, *pairs[n], tol) for n in compiled.graph.outputs),
-                        board_run, compiled.graph.meta.get("stream"))
+                        board_run, compiled.graph.meta.get("stream"), len(to_blocks(compiled, feeds)))
 
 
 def history_frames(compiled: Compiled) -> int:
@@ -279,25 +291,43 @@ def history_frames(compiled: Compiled) -> int:
     return longest
 
 
-def compile_stream_for_verify(model: Any, shapes: Shapes | None, stream: StreamSpec,
-                              blocks: int | None) -> Compiled:
-    """The step program compiled from the offline model at the length of ``blocks`` blocks, so that onnxruntime
-    can run the same offline model over the whole input as the reference."""
-    first = compile_model(model, shapes, stream=stream)
+def compile_for_length(model: Any, first: Compiled, blocks: int | None,
+                       given: dict[str, np.ndarray] | None) -> Compiled:
+    """The step program compiled again from the offline model made as long as the input to stream (``blocks``
+    blocks, or the given arrays), so that onnxruntime runs that offline model over the whole input as the
+    reference. Default length: enough blocks to fill every ring buffer and wrap it twice."""
     info = first.graph.meta["stream"]
-    count = blocks or max(8, -(-(2 * history_frames(first) + first.graph.meta["stream"].model_latency + 1)
-                                // info.block) + 1)
-    if count < 1:
-        raise DietgenUsageError(f"--blocks {count}: run at least one block")
-    onnx_inputs = {i.name: i for i in first.onnx.graph.input}
-    long = {}
-    for name, axis in info.time_axes.items():
-        shape = [d.dim_value for d in onnx_inputs[name].type.tensor_type.shape.dim]
-        if axis is not None:
-            shape[axis] = count * info.block
-        long[name] = tuple(shape)
+    meta = first.graph.meta
+    if given is not None:
+        lengths = {given[n].shape[a] for n, a in info.time_axes.items()
+                   if a is not None and n in given and given[n].ndim > a}
+        if len(lengths) != 1 or next(iter(lengths)) % info.block:
+            raise DietgenUsageError(f"the inputs to stream must share one time length, a multiple of the block "
+                                    f"{info.block}; got {sorted(lengths)}")
+        count = lengths.pop() // info.block
+    else:
+        count = blocks or max(8, -(-(2 * history_frames(first) + info.model_latency + 1) // info.block) + 1)
+    dims = input_shapes(first)
+    long = {n: tuple(count * info.block if i == a else d for i, d in enumerate(dims[n]))
+            for n, a in info.time_axes.items()}
+    spec = StreamSpec(info.block, dict(info.time_axes))
+    if isinstance(model, onnx.ModelProto) or str(model).endswith(".onnx"):
+        proto = model if isinstance(model, onnx.ModelProto) else read_onnx(model)
+        model = free_time_dims(proto, info.time_axes)
     try:
-        return compile_model(model, long, stream=replace(stream, time_axes=info.time_axes))
-    except DietgenUsageError as exc:
-        raise DietgenUsageError(f"the model's time length is fixed, so it cannot be run offline over {count} "
-                                f"blocks as the reference ({exc}); export it with a free time dimension")
+        return compile_model(model, long, first.c_name, meta.get("sample_rate"), stream=spec)
+    except DietgenError as exc:
+        raise DietgenUsageError(f"the offline model cannot be made {count} blocks long to serve as the reference "
+                                f"({exc}); export it with a free time dimension, or give --input of its length")
+
+
+def load_arrays(path: str | Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The arrays of a .npy (the model's single input) or .npz (by input name); never unpickles."""
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DietgenError(f"{path}: cannot read inputs ({exc}); give a .npy or .npz file")
+    if isinstance(data, np.ndarray) and len(names) > 1:
+        raise DietgenError(f"{path}: the model has {len(names)} inputs; give an .npz with arrays named "
+                           f"{', '.join(names)}")
+    return {names[0]: data} if isinstance(data, np.ndarray) else {k: data[k] for k in data.files}

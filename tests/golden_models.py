@@ -5,6 +5,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from dietgen.passes.stream import StreamSpec
+
 
 def tiny_conv_dense() -> onnx.ModelProto:
     """Causal dilated Conv1d + ReLU, then a Linear layer over channels with Tanh: the spine in miniature."""
@@ -27,4 +29,5 @@ def tiny_conv_dense() -> onnx.ModelProto:
     return model
 
 
-GOLDEN = {"tiny": tiny_conv_dense}
+# name -> (model, how to compile it: False for the offline window, a StreamSpec for the step program)
+GOLDEN = {"tiny": (tiny_conv_dense, False), "tiny_stream": (tiny_conv_dense, StreamSpec(3))}

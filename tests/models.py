@@ -97,3 +97,81 @@ def build(name: str):
 
 
 NAMES = ["dilated_stack", "gru", "lstm2", "decoder", "mlp", "mixed"]
+
+
+class Gru2(nn.Module):
+    """2-layer GRU 8->24->24 and a Linear head (one of the shapes users compare with RTNeural)."""
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(8, 24, num_layers=2, batch_first=True)
+        self.out = nn.Linear(24, 4)
+
+    def forward(self, x):
+        return self.out(self.gru(x)[0])
+
+
+class StridedEncoder(nn.Module):
+    """Downsampling by 4 in two strided convolutions (one causal, one centred), then a pointwise head."""
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv1d(1, 6, 4, stride=2)
+        self.b = nn.Conv1d(6, 6, 3, stride=2, padding=1)
+        self.head = nn.Conv1d(6, 3, 1)
+
+    def forward(self, x):
+        h = torch.relu(self.a(nn.functional.pad(x, (2, 0))))
+        return self.head(torch.tanh(self.b(h)))
+
+
+class CentredDecoder(nn.Module):
+    """RAVE-like: centred convolutions with a residual branch (lookahead becomes delay), then upsampling."""
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv1d(2, 8, 3, padding=1)
+        self.b = nn.Conv1d(8, 8, 5, padding=4, dilation=2)
+        self.up = nn.ConvTranspose1d(8, 2, 8, stride=4, padding=2)
+
+    def forward(self, x):
+        h = torch.relu(self.a(x))
+        h = h + torch.tanh(self.b(h))
+        return self.up(h)
+
+
+def lstm_layout1() -> "onnx.ModelProto":
+    """Two stacked ONNX LSTMs with layout=1 (batch-first: torch never exports it), constant initial states."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+    rng = np.random.default_rng(5)
+
+    def arr(*shape):
+        return rng.uniform(-0.4, 0.4, shape).astype(np.float32)
+    inits = [numpy_helper.from_array(v, n) for n, v in [
+        ("w1", arr(1, 40, 3)), ("r1", arr(1, 40, 10)), ("b1", arr(1, 80)), ("h1", arr(1, 1, 10)), ("c1", arr(1, 1, 10)),
+        ("w2", arr(1, 40, 10)), ("r2", arr(1, 40, 10)), ("b2", arr(1, 80))]]
+    nodes = [helper.make_node("LSTM", ["x", "w1", "r1", "b1", "", "h1", "c1"], ["y1"], name="lstm1", hidden_size=10,
+                              layout=1),
+             helper.make_node("Squeeze", ["y1", "axis2"], ["s1"], name="squeeze1"),
+             helper.make_node("LSTM", ["s1", "w2", "r2", "b2"], ["y2"], name="lstm2", hidden_size=10, layout=1),
+             helper.make_node("Squeeze", ["y2", "axis2"], ["y"], name="squeeze2")]
+    inits.append(numpy_helper.from_array(np.array([2], np.int64), "axis2"))
+    graph = helper.make_graph(nodes, "lstm_layout1", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT,
+                                                                                      [1, "T", 3])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, "T", 10])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], producer_name="dietgen-tests")
+    model.ir_version = 8
+    return model
+
+
+# name -> (model, input shapes of the offline window, the time axes the streaming pass must find, its total
+# stride, its natural block)
+STREAMING = {
+    "dilated_stack": (lambda: build("dilated_stack")[0], {"x": (1, 1, 64)}, {"x": 2}, 1, 64),
+    "gru2": (lambda: Gru2().eval(), {"x": (1, 20, 8)}, {"x": 1}, 1, 20),
+    "lstm2_layout0": (lambda: build("lstm2")[0], {"x": (12, 1, 6)}, {"x": 0}, 1, 12),
+    "lstm2_layout1": (lstm_layout1, {"x": (1, 12, 3)}, {"x": 1}, 1, 12),
+    "decoder": (lambda: build("decoder")[0], {"z": (1, 4, 8)}, {"z": 2}, 1, 8),
+    "centred_decoder": (lambda: CentredDecoder().eval(), {"x": (1, 2, 16)}, {"x": 2}, 1, 16),
+    "strided_encoder": (lambda: StridedEncoder().eval(), {"x": (1, 1, 64)}, {"x": 2}, 4, 64),
+    "mixed": (lambda: build("mixed")[0], {"x": (1, 1, 32)}, {"x": 2}, 1, 32),
+}

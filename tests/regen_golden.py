@@ -17,7 +17,8 @@ from dietgen.pipeline import compile_model  # noqa: E402
 def generate(name: str) -> dict[str, str]:
     """The generated files of a golden model. The runtime kernels copied beside them (dietgen/*) are
     firmware/'s own files, so only their names are kept, in RUNTIME."""
-    files = render(compile_model(GOLDEN[name](), name=name).graph)
+    model, stream = GOLDEN[name]
+    files = render(compile_model(model(), name=name, stream=stream).graph)
     runtime = sorted(rel for rel in files if rel.startswith("dietgen/"))
     generated = {rel: text for rel, text in files.items() if not rel.startswith("dietgen/")}
     return {**generated, "RUNTIME": "".join(f"{rel}\n" for rel in runtime)}

@@ -67,7 +67,8 @@ def test_ram_and_flash_add_up_from_the_plan_and_the_board(tiny):
     weights = sum(t.nbytes for t in g.tensors.values() if t.kind == TensorKind.WEIGHT)
     assert r.flash.parts["weights"] == weights and r.flash.used == weights + r.flash.parts["code"]
     assert not r.flash.measured and not r.ram.measured and "estimated" in r.notes[0]
-    assert r.block == out_frames(g) == 3 and r.sample_rate == sample_rate(g) == 16000
+    # the output is time-major (1, 8, 3): 8 frames per step, along the axis time runs on
+    assert r.block == out_frames(g) == 8 and r.sample_rate == sample_rate(g) == 16000
     assert r.flash.layers == (("conv", 80), ("fc", 60))    # conv: 16 + 4 floats, fc (with its bias): 12 + 3
 
 
@@ -94,7 +95,7 @@ def test_time_budget_is_cycles_at_the_clock_against_the_block_deadline(tiny):
     r = check(compiled=compiled, board=board, measure=False)
     cycles, per_node = block_cycles(compiled.graph, board)
     assert r.time.used == pytest.approx(cycles / board.clock_hz)
-    assert r.time.limit == pytest.approx(3 / 16000)
+    assert r.time.limit == pytest.approx(8 / 16000)
     assert r.rtf == pytest.approx(r.time.used / r.time.limit)
     assert r.time.layers[0][0] == max(per_node, key=per_node.get)
 
@@ -134,7 +135,7 @@ def test_python_api_check_and_check_all(tiny):
 def test_cli_check_one_board_table_and_over_budget_exit(tiny, wide):
     result = run("check", tiny, "--board", "rpi4")
     assert result.exit_code == 0, result.output
-    assert "tiny: 3 frames per step at 16000 Hz" in result.output and "fits" in result.output
+    assert "tiny: 8 frames per step at 16000 Hz" in result.output and "fits" in result.output
     result = run("check", wide, "--board", "uno")
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()

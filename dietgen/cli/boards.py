@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from dietgen.cli.common import MODEL_HELP, cli, model_options, shapes_option_value
+from dietgen.cli.common import (MODEL_HELP, cli, model_options, shapes_option_value, stream_option_value,
+                                stream_options)
 from dietgen.errors import DietgenUsageError
 
 
@@ -75,10 +76,13 @@ def _row(r) -> list:
 @cli.command(help="Does MODEL fit a board? Flash, RAM and time per block against the board's figures "
                   "(\"est\": estimated, the notes under the table say why). " + MODEL_HELP)
 @model_options
+@stream_options
+@click.option("--sample-rate", type=click.IntRange(1), help="The model's audio sample rate (default: the one it "
+              "records, else 16000): a block's deadline is its output frames at this rate.")
 @click.option("--board", "board_id", metavar="BOARD", help="Board id (see dietgen boards).")
 @click.option("--all-boards", is_flag=True, help="Check every known board; fails only if none fits.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def check(model, shapes, board_id, all_boards, as_json):
+def check(model, shapes, stream, block, time_axes, sample_rate, board_id, all_boards, as_json):
     from dietgen.boards import boards as known, get_board
     from dietgen.budget import check as run
     from dietgen.pipeline import compile_model
@@ -86,14 +90,17 @@ def check(model, shapes, board_id, all_boards, as_json):
     if bool(board_id) == bool(all_boards):
         raise DietgenUsageError("give either --board BOARD or --all-boards")
     targets = list(known().values()) if all_boards else [get_board(board_id)]
-    compiled = compile_model(model, shapes_option_value(shapes))
+    compiled = compile_model(model, shapes_option_value(shapes), sample_rate=sample_rate, block=block,
+                             stream=stream_option_value(stream, block, time_axes))
     with click.progressbar(targets, label="measuring", item_show_func=lambda b: b.id if b else "",
                            file=sys.stderr) as bar:
         reports = [run(board=b, compiled=compiled) for b in bar]
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in reports], indent=2))
     else:
-        click.echo(f"{reports[0].model}: {reports[0].block} frames per step at {reports[0].sample_rate} Hz")
+        info = compiled.graph.meta.get("stream")
+        mode = f"streaming, latency {info.model_latency} frames" if info else "offline window"
+        click.echo(f"{reports[0].model}: {reports[0].block} frames per step at {reports[0].sample_rate} Hz ({mode})")
         click.echo(table(["board", "flash", "flash B", "RAM", "RAM B", "ms/block", "deadline ms", "RTF", ""],
                          [_row(r) for r in reports], {1, 2, 3, 4, 5, 6, 7}))
         by_note: dict[str, list[str]] = {}

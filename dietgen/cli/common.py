@@ -52,6 +52,44 @@ def run_options(f):
     return f
 
 
+def stream_options(f):
+    """--stream/--offline, --block and --time-axis, shared by the commands that compile a model."""
+    f = click.option("--time-axis", "time_axes", multiple=True, metavar="NAME=AXIS",
+                     help="The time axis of an input when it cannot be found from the model (repeatable); "
+                          "NAME=none for an input read whole on every step. Implies --stream.")(f)
+    f = click.option("--block", type=int, metavar="N",
+                     help="Input frames per step when streaming (default: the model's natural block); offline, "
+                          "the audio frames per step recorded in the header.")(f)
+    f = click.option("--stream/--offline", "stream", default=None,
+                     help="The step program (one block in, state carried between calls) or the offline window "
+                          "(the whole signal per call). Default: streaming for models that declare a natural "
+                          "block (the zoo's causal families), offline for the others.")(f)
+    return f
+
+
+def stream_option_value(stream: bool | None, block: int | None, time_axes: tuple[str, ...]):
+    """The pipeline's ``stream`` argument from the CLI options."""
+    from dietgen.passes.stream import StreamSpec
+    if block is not None and block < 1:
+        raise DietgenUsageError(f"--block {block}: a block holds at least one frame")
+    axes = {}
+    for item in time_axes:
+        name, sep, value = item.partition("=")
+        try:
+            axes[name] = None if value.lower() == "none" else int(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name:
+            raise DietgenUsageError(f"--time-axis {item!r}: give NAME=AXIS (an integer, or none), e.g. x=2")
+    if stream is False:
+        if axes:
+            raise DietgenUsageError("--time-axis streams the model; it cannot be combined with --offline")
+        return False
+    if stream or axes:
+        return StreamSpec(block, axes)
+    return None
+
+
 def model_options(f):
     """MODEL and --shape, shared by every command that takes a model."""
     f = click.option("--shape", "shapes", multiple=True, metavar="NAME=DxDxD",

@@ -60,7 +60,8 @@ def render(graph: Graph) -> dict[str, str]:
         for i, inp in enumerate(node.inputs):
             if inp and graph.tensors[inp].is_constant:
                 flash_uses[inp] = flash_uses.get(inp, True) and i in spec.flash_inputs
-        shapes = ", ".join(str(graph.tensors[o].shape) for o in node.outputs if o)
+        shapes = ", ".join(str(graph.tensors[o].shape) for o in node.outputs
+                           if o and graph.tensors[o].kind != TensorKind.STATE)
         steps.append(Step(comment_safe(f"{c_identifier(node.name, 'node')}: {node.op_type} -> {shapes}"),
                           tuple(f"{c.fn}({', '.join(c.args)});" for c in calls)))
 

@@ -109,6 +109,24 @@ def _set_static_shapes(model: onnx.ModelProto, shapes: Shapes, where: str) -> on
     return model
 
 
+def free_time_dims(model: onnx.ModelProto, axes: dict[str, int | None]) -> onnx.ModelProto:
+    """A copy of ``model`` whose inputs' time axes are free (to be fixed again by --shape) and whose other shapes
+    are left to shape inference: the same network, for a signal of another length."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    for inp in model.graph.input:
+        axis = axes.get(inp.name)
+        if axis is not None:
+            dim = inp.type.tensor_type.shape.dim[axis]
+            dim.Clear()
+            dim.dim_param = "time"
+    for out in model.graph.output:
+        for i, dim in enumerate(out.type.tensor_type.shape.dim):
+            dim.Clear()
+            dim.dim_param = f"{out.name}_{i}"
+    del model.graph.value_info[:]
+    return model
+
+
 def format_shape(shape: tuple[int, ...]) -> str:
     return "x".join(str(d) for d in shape)
 

@@ -61,7 +61,12 @@ def load_torch(model: Any, shapes: Shapes | None = None) -> tuple[Any, Shapes, s
     if path.suffix in (".json", ".safetensors") or path.is_dir():
         from dietgen.models import load_checkpoint
         module, doc = load_checkpoint(path)
-        inputs = shapes or {k: tuple(v) for k, v in doc.get("inputs", {}).items()}
+        saved = {k: tuple(v) for k, v in doc.get("inputs", {}).items()}
+        unknown = [n for n in shapes if saved and n not in saved]
+        if unknown:
+            raise DietgenUsageError(f"--shape names {unknown[0]!r}, which is not an input of {path.name} "
+                                    f"(inputs: {', '.join(saved)})")
+        inputs = {**saved, **shapes}
         meta = {k: doc[k] for k in ("sample_rate", "block") if k in doc}
         return module, inputs, path.name if path.is_dir() else path.stem, path.name, meta
     if ":" in text and not path.exists() and not text.endswith(".onnx"):
@@ -81,6 +86,8 @@ def load_model(model: Any, shapes: Shapes | None = None, name: str | None = None
     loaded = load_torch(model, shapes)
     if loaded is not None:
         module, inputs, label, source, meta = loaded
+        if getattr(module, "stream_block", None):    # the module streams by default, with its natural block
+            meta = {**meta, "stream_block": int(module.stream_block)}
         return _from_torch(module, inputs, name or label, source, meta)
     path = Path(model)
     proto = read_onnx(path)

@@ -22,6 +22,9 @@ class AudioModel(nn.Module):
     family: ClassVar[str]
     presets: ClassVar[dict[str, dict[str, Any]]]
     sample_rate: int = SAMPLE_RATE
+    # Input frames per step of the exported program when the family streams (dietgen export makes the step
+    # program by default, with this block); None: exported as an offline window.
+    stream_block: ClassVar[int | None] = None
 
     def __init__(self, **config: Any):
         super().__init__()

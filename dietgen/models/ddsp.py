@@ -55,6 +55,7 @@ def mfcc_matrices(sample_rate: int, n_fft: int, mfccs: int) -> tuple[Tensor, Ten
 @architecture("ddsp")
 class DDSP(AudioModel):
     family = "ddsp"
+    stream_block = 1     # one frame (hop samples of audio) per step
     presets = {
         "paper": dict(hidden=512, mlp_layers=3, gru=512, harmonics=100, bands=81, reverb=16000),  # about 4.6 M
         "small": dict(hidden=128, mlp_layers=2, gru=128, harmonics=60, bands=65, reverb=4000),

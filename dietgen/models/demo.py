@@ -26,6 +26,7 @@ class GatedResidualBlock(nn.Module):
 
 @architecture("demo")
 class DemoModel(nn.Module):
+    stream_block = 16    # input frames per step (64 output samples)
     def __init__(self, channels: int = 8, skip: int = 8, dilations: tuple = (1, 2, 4), hidden: int = 12,
                  upsample: int = 4):
         super().__init__()

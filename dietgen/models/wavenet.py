@@ -58,6 +58,7 @@ class Block(nn.Module):
 
 @architecture("wavenet")
 class WaveNet(AudioModel):
+    stream_block = 1     # one sample per step, as autoregressive generation runs
     family = "wavenet"
     presets = {
         "paper": dict(layers=20, cycle=10, residual=128, skip=256),     # about 2.9 M MAC per sample

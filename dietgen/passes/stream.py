@@ -20,6 +20,7 @@ output delayed by it.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
@@ -35,7 +36,7 @@ from dietgen.ops import get_op
 class StreamSpec:
     """What the user asked for: input frames per step and, optionally, each input's time axis (None: the input
     has no time axis and is read whole on every step)."""
-    block: int
+    block: int | None            # None: the model's natural block (see pipeline.stream_request)
     time_axes: dict[str, int | None] = field(default_factory=dict)
 
 
@@ -71,7 +72,7 @@ class StreamBuilder:
         self.offline = graph
         self.block = spec.block
         self.tensors: dict[str, Tensor] = {n: t for n, t in graph.tensors.items()
-                                           if t.kind in (TensorKind.WEIGHT,)}
+                                           if t.kind in (TensorKind.WEIGHT, TensorKind.STATE)}
         self.nodes: list[Node] = []
         self.time: dict[str, Time | None] = {}
         self.names: dict[str, str] = {}       # offline tensor -> the step tensor that holds it
@@ -303,7 +304,7 @@ class StreamBuilder:
                                f"constant that varies along time")
 
 
-def detect_time_axes(graph: Graph, given: dict[str, int | None], block: int) -> dict[str, int | None]:
+def detect_time_axes(graph: Graph, given: dict[str, int | None]) -> dict[str, int | None]:
     """Each input's time axis: the user's ``--time-axis``, else found by trying every assignment of the inputs'
     axes (of size > 1, or none) and keeping those through which the whole graph streams and that reach a
     time-mixing op (a convolution, a recurrent layer, a running sum...). Inputs that only ever meet channel
@@ -314,19 +315,28 @@ def detect_time_axes(graph: Graph, given: dict[str, int | None], block: int) -> 
         choices.append([given[name]] if name in given else
                        [None, *(a for a, d in enumerate(shape) if d > 1)])
     combos = list(itertools.product(*choices))
+    if len(combos) == 1:        # every input named: the real run says what does not stream
+        return dict(zip(graph.inputs, combos[0]))
     if len(combos) > _MAX_TRIES:
         raise DietgenUsageError(f"the model has too many inputs to find their time axes by trying; name each "
                                 f"with --time-axis NAME=AXIS (or NAME=none)")
-    found = []
+    found, refusals = [], []
     for combo in combos:
         if all(a is None for a in combo):
             continue
+        # probed with the whole offline length as the block, which any stride divides
+        length = next(graph.tensors[n].shape[a] for n, a in zip(graph.inputs, combo) if a is not None)
         try:
-            builder = _run(graph, StreamSpec(block, dict(zip(graph.inputs, combo))), probe=True)
-        except DietgenError:
+            builder = _run(graph, StreamSpec(length, dict(zip(graph.inputs, combo))), probe=True)
+        except DietgenError as exc:
+            refusals.append(exc)
             continue
         found.append((builder.mixing_seen, combo))
     best = [c for seen, c in found if seen] or [c for _, c in found]
+    # a time axis that reached a convolution or a recurrent layer before a node refused it: that node is why
+    deepest = max((e for e in refusals if getattr(e, "mixing_seen", False)), key=lambda e: e.progress, default=None)
+    if not best and deepest is not None:
+        raise deepest
     if not best:
         shapes = ", ".join(f"{n} {graph.tensors[n].shape}" for n in graph.inputs)
         raise DietgenUsageError(f"no input of the model has a time axis that streams through it ({shapes}); "
@@ -372,30 +382,40 @@ def _run(graph: Graph, spec: StreamSpec, probe: bool = False) -> StreamBuilder:
                                         f"nothing to stream; export it without --stream")
         s.time[name] = t
         s.add_tensor(name, s.step_shape(name, t), graph.tensors[name].dtype, TensorKind.INPUT)
-    for node in graph.nodes:
-        s._current = node
-        if not any(n and s.time.get(n) is not None for n in node.inputs):
-            for out in node.outputs:
-                if out:
-                    s.output(out, None)
-            s.emit(node)
-            continue
-        spec_ = get_op(node.op_type, node.domain, node.name)
-        if spec_.stream(node, s) is NotImplemented:
-            s.local(node)
-        else:
-            s.mixing_seen = True
+    for step, node in enumerate(graph.nodes):
+        try:
+            _stream_node(s, node)
+        except DietgenError as exc:
+            exc.progress, exc.mixing_seen = step, s.mixing_seen
+            raise
     s._current = None
     return s
+
+
+def _stream_node(s: StreamBuilder, node: Node) -> None:
+    s._current = node
+    if not any(n and s.time.get(n) is not None for n in node.inputs):
+        for out in node.outputs:
+            if out:
+                s.output(out, None)
+        s.emit(node)
+        return
+    spec = get_op(node.op_type, node.domain, node.name)
+    # the hooks rewrite ops whose data input (input 0) runs along time; anything else is time-local
+    if s.time.get(node.inputs[0]) is None or spec.stream(node, s) is NotImplemented:
+        s.local(node)
+    else:
+        s.mixing_seen = True
 
 
 def stream(graph: Graph) -> Graph:
     """The step graph of ``graph`` when graph.meta["stream_request"] asks for one; the graph itself otherwise."""
     spec: StreamSpec | None = graph.meta.get("stream_request")
     if spec is None:
-        return graph
+        return graph.replace(meta={**graph.meta, "out_time_axis": offline_time_axis(graph)})
     check_spec(graph, spec)
-    spec = replace(spec, time_axes=detect_time_axes(graph, spec.time_axes, spec.block))
+    spec = replace(spec, time_axes=detect_time_axes(graph, spec.time_axes))
+    check_block(graph, spec)
     s = _run(graph, spec)
     timed = [o for o in graph.outputs if s.time.get(o) is not None]
     if not timed:
@@ -417,17 +437,41 @@ def stream(graph: Graph) -> Graph:
     return graph.replace(tensors=s.tensors, nodes=tuple(s.nodes), meta=meta)
 
 
+def check_block(graph: Graph, spec: StreamSpec) -> None:
+    """Refuse a block that is not a whole number of the model's total stride, naming the smallest valid one."""
+    length = next(graph.tensors[n].shape[a] for n, a in spec.time_axes.items() if a is not None)
+    s = _run(graph, StreamSpec(length, spec.time_axes), probe=True)
+    stride = math.lcm(*(t.rate.denominator for t in s.time.values() if t is not None))
+    if spec.block % stride:
+        raise DietgenUsageError(f"--block {spec.block} is not a multiple of the model's total stride {stride} "
+                                f"(it downsamples time {stride}x); the smallest valid block is {stride}")
+
+
+def offline_time_axis(graph: Graph) -> int | None:
+    """The time axis of the first output of an offline graph, found as streaming finds it (None when the model
+    has no time axis to follow)."""
+    try:
+        axes = detect_time_axes(graph, {})
+        length = next(graph.tensors[n].shape[a] for n, a in axes.items() if a is not None)
+        s = _run(graph, StreamSpec(length, axes), probe=True)
+    except DietgenError:
+        return None
+    t = s.time.get(graph.outputs[0])
+    return None if t is None else t.axis
+
+
 def out_frames(graph: Graph) -> int:
     """Audio frames one NAME_step call produces: the streamed output block; offline, the recorded block, else the
-    first output's time length (its last axis for (N, C, T) outputs, the middle one for time-major (N, T, C)
-    outputs: the longer of the two)."""
+    first output's length along its time axis (the middle axis of a time-major (N, T, C) output), or its last
+    axis when the model has no time axis to follow."""
     info: StreamInfo | None = graph.meta.get("stream")
     if info is not None:
         return info.out_block
-    shape = graph.tensors[graph.outputs[0]].shape
     if graph.meta.get("block"):
         return int(graph.meta["block"])
-    return max(shape[1:]) if len(shape) > 1 else (shape[0] if shape else 1)
+    shape = graph.tensors[graph.outputs[0]].shape
+    axis = graph.meta.get("out_time_axis")
+    return shape[axis] if axis is not None else (shape[-1] if shape else 1)
 
 
 def in_frames(graph: Graph) -> int:

@@ -19,6 +19,8 @@ class NodeRow:
     macs: int
     bytes: int
     fused: str
+    state_bytes: int = 0          # streaming: what the node carries from one step to the next
+    latency: int | None = None    # streaming: the lag of its output, in its own frames
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Inspection:
     lower_bound: int
     state_bytes: int
     io_bytes: int
+    stream: dict[str, Any] | None = None   # streaming: block, out_block, latency, time_axes
 
     @property
     def ratio(self) -> float:
@@ -51,21 +54,30 @@ class Inspection:
         return {**asdict(self), "arena_over_lower_bound": round(self.ratio, 4)}
 
 
-def inspect(model: Any = None, *, shapes=None, compiled: Compiled | None = None) -> Inspection:
-    compiled = compiled or compile_model(model, shapes)
+def inspect(model: Any = None, *, shapes=None, compiled: Compiled | None = None, stream=None,
+            block: int | None = None) -> Inspection:
+    """``stream`` and ``block``: see pipeline.stream_request."""
+    compiled = compiled or compile_model(model, shapes, block=block, stream=stream)
     g = compiled.graph
+    info = g.meta.get("stream")
     rows = []
     for node in g.nodes:
         cost = get_op(node.op_type, node.domain, node.name).cost(node, g)
         params = sum(g.tensors[i].size for i in node.inputs if i and g.tensors[i].is_constant)
         fused = node.attrs.get("_fn", ("",))[0].replace("DG_F_", "").lower()
-        rows.append(NodeRow(node.name, node.op_type, [list(g.tensors[i].shape) for i in node.inputs if i],
-                            [list(g.tensors[o].shape) for o in node.outputs if o], params, cost.macs,
-                            cost.bytes_read + cost.bytes_written, fused))
+        state = sum(g.tensors[i].nbytes for i in set(node.inputs) if i and g.tensors[i].kind == TensorKind.STATE)
+        rows.append(NodeRow(node.name, node.op_type, [list(g.tensors[i].shape) for i in node.inputs
+                                                      if i and g.tensors[i].kind != TensorKind.STATE],
+                            [list(g.tensors[o].shape) for o in node.outputs
+                             if o and g.tensors[o].kind != TensorKind.STATE], params, cost.macs,
+                            cost.bytes_read + cost.bytes_written, fused, state,
+                            info.node_latency.get(node.name) if info else None))
     plan = g.meta["plan"]
     buffers = [BufferRow(b.name, b.size, plan.offsets[b.name], b.first, b.last)
                for b in sorted(plan.buffers, key=lambda b: (plan.offsets[b.name], b.first))]
     weights = [t for t in g.tensors.values() if t.kind == TensorKind.WEIGHT]
     return Inspection(compiled.c_name, rows, buffers, sum(r.params for r in rows), sum(r.macs for r in rows),
-                      sum(w.nbytes for w in weights), plan.arena_bytes, plan.lower_bound, plan.state_bytes,
-                      4 * (plan.in_size + plan.out_size))
+                      sum(w.nbytes for w in weights), plan.arena_bytes, plan.lower_bound, plan.all_state_bytes,
+                      4 * (plan.in_size + plan.out_size),
+                      {"block": info.block, "out_block": info.out_block, "latency": info.model_latency,
+                       "time_axes": dict(info.time_axes)} if info else None)

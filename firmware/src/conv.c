@@ -89,19 +89,21 @@ void dg_conv1d_stream(const float *x, const float *w, const float *b, float *y, 
         for (o = 0; o < cout; ++o) {
             dg_int first = (o / cout_g) * cin_g;
             float *yo = yb + o * lout;
-            for (i = 0; i < cin_g; ++i) {
-                const float *xi = xb + (first + i) * lin;
-                const float *ri = rb ? rb + (first + i) * span : NULL;
-                for (j = 0; j < k; ++j) {
+            for (j = 0; j < k; ++j) {
+                /* output u reads frame u*stride + off of the block: the ones before it (off < 0) from the ring */
+                dg_int off = phase - span + j * dilation;
+                dg_int split = off >= 0 ? 0 : (stride == 1 ? -off : (-off + stride - 1) / stride);
+                if (split > lout)
+                    split = lout;
+                for (i = 0; i < cin_g; ++i) {
+                    const float *xi = xb + (first + i) * lin;
                     float wv = DG_RD(w + (o * cin_g + i) * k + j);
-                    /* output u reads frame u*stride + off of the block: before it (off < 0), the ring */
-                    dg_int off = phase - span + j * dilation;
-                    dg_int split = off >= 0 ? 0 : (-off + stride - 1) / stride;
-                    if (split > lout)
-                        split = lout;
-                    for (u = 0; u < split; ++u) {
-                        slot = *pos + span + u * stride + off;
-                        yo[u] += wv * ri[slot >= span ? slot - span : slot];
+                    if (split) {
+                        const float *ri = rb + (first + i) * span;
+                        for (u = 0; u < split; ++u) {
+                            slot = *pos + span + u * stride + off;
+                            yo[u] += wv * ri[slot >= span ? slot - span : slot];
+                        }
                     }
                     for (u = split; u < lout; ++u)
                         yo[u] += wv * xi[u * stride + off];

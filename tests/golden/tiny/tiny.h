@@ -18,12 +18,17 @@ extern "C" {
 
 /* Static memory, planned at export time (arena: 256 bytes for a lower bound of
  * 256). Define TINY_EXTERNAL_ARENA as the name of a float array of at least
- * TINY_ARENA_BYTES bytes when compiling tiny.c to supply the arena yourself. */
+ * TINY_ARENA_BYTES bytes when compiling tiny.c to supply the arena yourself, and likewise
+ * TINY_EXTERNAL_STATE for the float state (TINY_FLOAT_STATE_BYTES; ring buffers, RNN states). The
+ * state (TINY_STATE_BYTES in all, with the integer ring positions) persists between steps. */
 #define TINY_ARENA_BYTES 256
 #define TINY_STATE_BYTES 0
+#define TINY_FLOAT_STATE_BYTES 0
 #define TINY_WEIGHT_BYTES 140
-/* Audio frames per tiny_step call, at this sample rate. */
-#define TINY_BLOCK 3
+/* Offline: each tiny_step call runs the whole window from a zero state (TINY_OUT_BLOCK frames out). */
+#define TINY_BLOCK 8
+#define TINY_OUT_BLOCK 8
+#define TINY_LATENCY 0
 #define TINY_SAMPLE_RATE 16000
 
 /* Reset all state (call once before the first step). */
