@@ -6,6 +6,7 @@ Python API (the CLI is a thin layer over these):
     dietgen.verify(model)                 -> VerifyReport (generated C vs onnxruntime)
     dietgen.inspect(model)                -> Inspection (per-node cost and the memory plan)
     dietgen.check(model, board)           -> BudgetReport (flash, RAM, time per block against a board)
+    dietgen.StreamSpec(block, time_axes)  -> what to stream (the ``stream=`` argument of the calls above)
 """
 __version__ = "0.1.0"
 
@@ -15,6 +16,9 @@ def __getattr__(name):
     if name in ("compile_model", "export"):
         from dietgen import pipeline
         return getattr(pipeline, name)
+    if name == "StreamSpec":
+        from dietgen.passes.stream import StreamSpec
+        return StreamSpec
     if name == "verify":
         from dietgen.verify import verify
         return verify

@@ -118,7 +118,7 @@ def _room(board: Board, need: Budget, graph: Graph | None) -> bool:
     return not isinstance(cycles, str) and cycles[0] / board.clock_hz <= need.limit
 
 
-def sample_rate(graph: Graph) -> int:
+def sample_rate_of(graph: Graph) -> int:
     return int(graph.meta.get("sample_rate", 16000))
 
 
@@ -180,11 +180,13 @@ def _cycles(graph: Graph, board: Board) -> tuple[float, dict[str, float]] | str:
 
 
 def check(model: Any = None, board: str | Board = "nano33ble", *, shapes=None, compiled: Compiled | None = None,
-          measure: bool = True) -> BudgetReport:
+          measure: bool = True, stream=None, block: int | None = None,
+          sample_rate: int | None = None) -> BudgetReport:
     """Flash, RAM and time per block of ``model`` on ``board`` (an id or a Board). ``measure=False`` skips the
-    cross build and estimates flash and stack."""
+    cross build and estimates flash and stack. ``stream`` and ``block``: see pipeline.stream_request; the
+    deadline is one step's output frames at ``sample_rate``."""
     board = get_board(board) if isinstance(board, str) else board
-    compiled = compiled or compile_model(model, shapes)
+    compiled = compiled or compile_model(model, shapes, sample_rate=sample_rate, block=block, stream=stream)
     g = compiled.graph
     plan = g.meta["plan"]
     weights = sum(t.nbytes for t in g.tensors.values() if t.kind == TensorKind.WEIGHT)
@@ -207,7 +209,7 @@ def check(model: Any = None, board: str | Board = "nano33ble", *, shapes=None, c
     ram = Budget("RAM", sum(ram_parts.values()), board.ram_bytes, not notes, ram_parts,
                  _top(_arena_layers(g)))
 
-    frames, rate = out_frames(g), sample_rate(g)
+    frames, rate = out_frames(g), sample_rate_of(g)
     cycles = _cycles(g, board)
     time = None
     if isinstance(cycles, str):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -142,7 +142,6 @@ def _ort_run(model: onnx.ModelProto, known: dict[str, np.ndarray], names: list[s
     they depend on (so dietgen-domain nodes whose outputs are known are cut away)."""
     if not names:
         return []
-    import onnxruntime as ort
     g = model.graph
     inits = {t.name: t for t in g.initializer}
     producer = {out: node for node in g.node for out in node.output}
@@ -177,13 +176,13 @@ def to_blocks(compiled: Compiled, feeds: dict[str, np.ndarray]) -> np.ndarray:
     info = g.meta.get("stream")
     if info is None:
         return np.concatenate([feeds[n].reshape(-1) for n in g.inputs])[None, :]
-    axes = info.time_axes
-    count = {feeds[n].shape[axes[n]] // info.block for n in g.inputs if axes[n] is not None}.pop()
+    axes, frames = info.time_axes, info.in_blocks
+    count = min(feeds[n].shape[axes[n]] // frames[n] for n in frames)
     rows = []
     for k in range(count):
         rows.append(np.concatenate([
             (feeds[n] if axes[n] is None else
-             np.take(feeds[n], range(k * info.block, (k + 1) * info.block), axis=axes[n])).reshape(-1)
+             np.take(feeds[n], range(k * frames[n], (k + 1) * frames[n]), axis=axes[n])).reshape(-1)
             for n in g.inputs]))
     return np.stack(rows)
 
@@ -299,16 +298,16 @@ def compile_for_length(model: Any, first: Compiled, blocks: int | None,
     info = first.graph.meta["stream"]
     meta = first.graph.meta
     if given is not None:
-        lengths = {given[n].shape[a] for n, a in info.time_axes.items()
-                   if a is not None and n in given and given[n].ndim > a}
-        if len(lengths) != 1 or next(iter(lengths)) % info.block:
-            raise DietgenUsageError(f"the inputs to stream must share one time length, a multiple of the block "
-                                    f"{info.block}; got {sorted(lengths)}")
-        count = lengths.pop() // info.block
+        counts = {given[n].shape[a] / info.in_blocks[n] for n, a in info.time_axes.items()
+                  if a is not None and n in given and given[n].ndim > a}
+        if len(counts) != 1 or not next(iter(counts)).is_integer():
+            raise DietgenUsageError(f"the inputs to stream must hold the same whole number of blocks "
+                                    f"({', '.join(f'{n}: {b} frames' for n, b in info.in_blocks.items())} each)")
+        count = int(counts.pop())
     else:
         count = blocks or max(8, -(-(2 * history_frames(first) + info.model_latency + 1) // info.block) + 1)
     dims = input_shapes(first)
-    long = {n: tuple(count * info.block if i == a else d for i, d in enumerate(dims[n]))
+    long = {n: tuple(count * info.in_blocks[n] if i == a else d for i, d in enumerate(dims[n]))
             for n, a in info.time_axes.items()}
     spec = StreamSpec(info.block, dict(info.time_axes))
     if isinstance(model, onnx.ModelProto) or str(model).endswith(".onnx"):

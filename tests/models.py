@@ -137,7 +137,18 @@ class CentredDecoder(nn.Module):
         return self.up(h)
 
 
-def lstm_layout1() -> "onnx.ModelProto":
+class TwoRates(nn.Module):
+    """Two inputs at two rates: control frames upsampled 4x beside an audio-rate input, summed."""
+    def __init__(self):
+        super().__init__()
+        self.up = nn.ConvTranspose1d(3, 2, 4, stride=4)
+        self.conv = nn.Conv1d(1, 2, 3)
+
+    def forward(self, frames, audio):
+        return torch.tanh(self.up(frames) + self.conv(nn.functional.pad(audio, (2, 0))))
+
+
+def lstm_layout1():
     """Two stacked ONNX LSTMs with layout=1 (batch-first: torch never exports it), constant initial states."""
     import numpy as np
     import onnx
@@ -174,4 +185,6 @@ STREAMING = {
     "centred_decoder": (lambda: CentredDecoder().eval(), {"x": (1, 2, 16)}, {"x": 2}, 1, 16),
     "strided_encoder": (lambda: StridedEncoder().eval(), {"x": (1, 1, 64)}, {"x": 2}, 4, 64),
     "mixed": (lambda: build("mixed")[0], {"x": (1, 1, 32)}, {"x": 2}, 1, 32),
+    "two_rates": (lambda: TwoRates().eval(), {"frames": (1, 3, 8), "audio": (1, 1, 32)}, {"frames": 2, "audio": 2},
+                  1, 8),
 }

@@ -12,7 +12,7 @@ from onnx import helper, numpy_helper
 
 import dietgen
 from dietgen.boards import boards, get_board
-from dietgen.budget import check, check_all, sample_rate
+from dietgen.budget import check, check_all, sample_rate_of
 from dietgen.passes.stream import out_frames
 from dietgen.ir import TensorKind
 from dietgen.pipeline import compile_model
@@ -68,7 +68,7 @@ def test_ram_and_flash_add_up_from_the_plan_and_the_board(tiny):
     assert r.flash.parts["weights"] == weights and r.flash.used == weights + r.flash.parts["code"]
     assert not r.flash.measured and not r.ram.measured and "estimated" in r.notes[0]
     # the output is time-major (1, 8, 3): 8 frames per step, along the axis time runs on
-    assert r.block == out_frames(g) == 8 and r.sample_rate == sample_rate(g) == 16000
+    assert r.block == out_frames(g) == 8 and r.sample_rate == sample_rate_of(g) == 16000
     assert r.flash.layers == (("conv", 80), ("fc", 60))    # conv: 16 + 4 floats, fc (with its bias): 12 + 3
 
 

@@ -334,3 +334,50 @@ def test_cli_refuses_what_cannot_stream(tmp_path, module, words):
     torch.manual_seed(0)
     model = _export_torch(tmp_path, module(), (1, 2, 16))
     _bad(tmp_path, model, "--time-axis", "x=2", "--block", "4", words=words)
+
+
+@pytest.mark.slow
+def test_ddsp_note_from_the_streamed_c_sounds_like_pytorch(root):
+    """A 3 s note with vibrato and a release, 1 frame (160 samples) per step from the generated C: the audio PyTorch
+    synthesizes (its oscillators run in float64), with no click where blocks join."""
+    from dietgen.models import load_checkpoint
+    from dietgen.verify import run_c
+    frames = 296
+    t = np.arange(frames) / 100.0
+    f0 = (220 * 2 ** (0.3 / 12 * np.sin(2 * np.pi * 5 * t))).astype(np.float32)[None]
+    loudness = (-90 + 70 * np.minimum(1, t / 0.1) * np.where(t < 2.2, 1.0, np.exp(-(t - 2.2) * 5)))
+    loudness = loudness.astype(np.float32)[None]
+    model, _ = load_checkpoint(root / "examples" / "ddsp")
+    with torch.no_grad():
+        want = model.synthesize(torch.from_numpy(f0), torch.from_numpy(loudness))[0].numpy()
+    compiled = compile_model(str(root / "examples" / "ddsp"), {"f0": (1, frames), "loudness": (1, frames)})
+    assert compiled.graph.meta["stream"].out_block == 160
+    got = run_c(compiled, {"f0": f0, "loudness": loudness})[compiled.graph.outputs[0]][0]
+    snr = 10 * np.log10(np.sum(want ** 2) / np.sum((got - want) ** 2))
+    assert snr > 60, snr
+    jumps = np.abs(np.diff(got))
+    at_joins = jumps[159::160]
+    assert at_joins.max() <= np.delete(jumps, np.arange(159, jumps.size, 160)).max()
+
+
+def _resize(mode: str, transform: str, nearest: str = "round_prefer_floor") -> onnx.ModelProto:
+    return _onnx([helper.make_node("Resize", ["x", "", "scales"], ["y"], name="up", mode=mode,
+                                   coordinate_transformation_mode=transform, nearest_mode=nearest)],
+                 [("x", [1, 3, 16])], [("y", [1, 3, 64])], [("scales", np.array([1, 1, 4], np.float32))])
+
+
+@pytest.mark.parametrize("args, latency", [
+    (("linear", "half_pixel"), 4), (("linear", "asymmetric"), 4), (("nearest", "half_pixel"), 0),
+    (("nearest", "asymmetric", "ceil"), 4)], ids=["linear_half_pixel", "linear_asymmetric", "nearest",
+                                                  "nearest_ceil"])
+@pytest.mark.parametrize("block", [1, 5])
+def test_upsampling_along_time_streams(args, latency, block):
+    """Frame rate -> sample rate: the frames an output reads before the block are carried, the ones after it
+    become latency (one frame, 4 samples, for linear interpolation between frame centres)."""
+    report = _assert_streams(verify(_resize(*args), stream=StreamSpec(block, {"x": 2}), tol=TOL, sanitize=True))
+    assert report.stream.model_latency == latency
+
+
+def test_upsampling_that_needs_the_whole_length_is_refused(tmp_path):
+    model = _save(tmp_path, _resize("linear", "align_corners"))
+    _bad(tmp_path, model, "--time-axis", "x=2", "--block", "4", words=("Resize", "cannot stream", "align_corners"))

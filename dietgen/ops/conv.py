@@ -158,9 +158,6 @@ class Conv(_Conv1d):
             return NotImplemented       # pointwise: runs on the block as it is
         src = s.zero_prehistory(node.inputs[0])
         phase = (span + t.lag - g.pad) % g.stride
-        lin = s.frames(t, node)
-        if lin % g.stride:
-            s.frames(Time(2, t.rate / g.stride), node)          # says which block would do
         y = s.output(node.outputs[0], Time(2, t.rate / g.stride, (span + t.lag - g.pad - phase) // g.stride,
                                            clean=False))
         ring = s.state("ring", (g.n * g.cin * span,)) if span else ""

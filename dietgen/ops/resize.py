@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from dietgen.ir import Node, Time
 from dietgen.ops.common import normalise_axis, split_at
 from dietgen.ops.registry import Cost, KernelCall, OpCase, OpSpec, Rand, register
 
@@ -176,6 +177,54 @@ class Resize(OpSpec):
         return [KernelCall("dg_resize_linear", head + (ctx.table(t.right), ctx.table(t.w_left, "float"),
                                                        ctx.table(t.w_right, "float")))]
 
+    def stream(self, node, s):
+        """Upsampling time by a whole factor (frame rate -> sample rate): every output frame reads input frames at
+        fixed offsets from its own, so the stream keeps the few frames before the block (and, where the offsets
+        reach ahead, waits for them: latency)."""
+        t = s.time[node.inputs[0]]
+        x = s.offline.tensors[node.inputs[0]]
+        g = self.geometry(node, x.shape, [s.offline.const(n) if n else None for n in node.inputs])
+        if g.axis != t.axis:
+            return NotImplemented
+        factor = g.lout // g.lin
+        if g.lout != factor * g.lin or factor < 1 or g.lin < 8:
+            raise self.refuse(node, f"cannot stream: it resizes time {g.lin} -> {g.lout} frames; only upsampling "
+                                    f"by a whole factor streams (export with at least 8 frames)")
+        if t.lag > 0:
+            raise self.refuse(node, f"cannot stream: its input is {t.lag} frames late (a lookahead before it) and "
+                                    f"it clamps to the first frame; make the layers before it causal")
+        tables = self.tables(node, g)
+        base = np.arange(g.lout) // factor
+        left, right = tables.left - base, tables.right - base
+        # one period from the middle, where no clamping at either end applies; it must hold everywhere else
+        mid = factor * (g.lin // 2)
+        period = [a[mid:mid + factor] for a in (left, right)]
+        inner = slice(factor, g.lout - 2 * factor)
+        weights = [None if w is None else w[mid:mid + factor] for w in (tables.w_left, tables.w_right)]
+        periodic = all(np.array_equal(a[inner], np.resize(p, a.size)[inner]) for a, p in zip((left, right), period))
+        if weights[0] is not None:
+            periodic &= all(np.array_equal(w[inner], np.resize(p, w.size)[inner])
+                            for w, p in zip((tables.w_left, tables.w_right), weights))
+        if not periodic:
+            raise self.refuse(node, f"cannot stream: with coordinate_transformation_mode="
+                                    f"{node.attrs['coordinate_transformation_mode']!r} each output frame depends on "
+                                    f"the signal's whole length; use half_pixel or asymmetric")
+        behind = max(0, -int(min(p.min() for p in period)))
+        ahead = max(0, int(max(p.max() for p in period)))
+        window = max(behind + ahead, 1)
+        src = s.materialised(node.inputs[0])
+        outer, _, inner_size = split_at(x.shape, t.axis)
+        history = s.state("history", (outer * window * inner_size,))
+        primed = s.state("primed", (1,), "int32")
+        y = s.output(node.outputs[0], Time(t.axis, t.rate * factor, (max(t.lag, 0) + ahead) * factor, clean=False))
+        consts = [s.constant(f"{node.name}::{n}", v) for n, v in
+                  (("left", period[0].astype(np.int64)), ("right", period[1].astype(np.int64)))]
+        if weights[0] is not None:
+            consts += [s.constant(f"{node.name}::{n}", w.astype(np.float32))
+                       for n, w in (("w_left", weights[0]), ("w_right", weights[1]))]
+        s.emit(Node("ResizeStream", node.name, (src, history, primed, *consts), (y, history, primed),
+                    {"axis": t.axis, "factor": factor, "window": window, "behind": window - ahead}, "dietgen"))
+
     def cases(self):
         def scales(*s):
             return np.array(s, dtype=np.float32)
@@ -203,3 +252,35 @@ class Resize(OpSpec):
             OpCase("linear_channels", (Rand((2, 5, 4)), None, scales(1, 2, 1)), {"mode": "linear"}),
             OpCase("linear_rank2_sizes_one", (Rand((3, 1)), empty, None, sizes(3, 6)), {"mode": "linear"}),
         ]
+
+
+@register
+class ResizeStream(OpSpec):
+    """Upsampling along time one block at a time (the streaming pass makes it): the frames before the block are
+    carried, the period's offsets and weights are constant tables."""
+    op_type = "ResizeStream"
+    domain = "dietgen"
+    kernel = "resize"
+    stream_only = True
+    attributes = {"axis": 0, "factor": 1, "window": 0, "behind": 0}
+
+    def infer(self, node, inputs):
+        raise self.refuse(node, "made by the streaming pass only")
+
+    def scratch(self, node, graph):
+        outer, lin, inner = split_at(graph.tensors[node.inputs[0]].shape, node.attrs["axis"])
+        return [(lin + node.attrs["window"]) * inner]
+
+    def cost(self, node, graph):
+        y = graph.tensors[node.outputs[0]]
+        return Cost(2 * y.size if len(node.inputs) > 5 else 0, graph.tensors[node.inputs[0]].nbytes, y.nbytes)
+
+    def emit(self, node, graph, ctx):
+        a = node.attrs
+        outer, lin, inner = split_at(graph.tensors[node.inputs[0]].shape, a["axis"])
+        left, right = (ctx.table(graph.const(n)) for n in node.inputs[3:5])
+        weights = tuple(ctx.table(graph.const(n), "float") for n in node.inputs[5:7]) or ("NULL", "NULL")
+        return [KernelCall("dg_resize_stream", (
+            ctx.ptr(node.inputs[0]), ctx.ptr(node.outputs[0]), ctx.ptr(node.inputs[1]), ctx.ptr(node.inputs[2]),
+            ctx.scratch(node), *map(str, (outer, lin, inner, a["factor"], a["window"], a["behind"])),
+            left, right, *weights))]

@@ -47,10 +47,9 @@ class StreamInfo:
     time_axes: dict[str, int | None]                # per graph input
     out_axes: dict[str, int]                        # per graph output, its time axis
     out_blocks: dict[str, int]                      # per graph output, frames per step
-    in_blocks: dict[str, int]                       # per graph input with time, frames per step
     latency: dict[str, int]                         # per graph output, in its own frames
-    node_state: dict[str, int] = field(default_factory=dict)    # offline node name -> state bytes
-    node_latency: dict[str, int] = field(default_factory=dict)  # offline node name -> lag of its output
+    in_blocks: dict[str, int] = field(default_factory=dict)    # per graph input with time, frames per step
+    node_latency: dict[str, int] = field(default_factory=dict)  # node name -> the lag of its output
 
     @property
     def out_block(self) -> int:
@@ -77,7 +76,6 @@ class StreamBuilder:
         self.time: dict[str, Time | None] = {}
         self.names: dict[str, str] = {}       # offline tensor -> the step tensor that holds it
         self.delays: dict[tuple[str, int], str] = {}
-        self.state_bytes: dict[str, int] = {}
         self.node_lag: dict[str, int] = {}
         self._current: Node | None = None
         self.consumers = {n: users for n, users in graph.consumers().items() if users}
@@ -86,17 +84,12 @@ class StreamBuilder:
     def name(self, offline: str) -> str:
         return self.names.get(offline, offline)
 
-    def tensor(self, offline: str) -> Tensor:
-        return self.tensors[self.name(offline)]
-
-    def frames(self, t: Time, node: Node | None = None) -> int:
-        """Frames per step of a tensor with time ``t``; refuses a block that does not make whole frames."""
+    def frames(self, t: Time) -> int:
+        """Frames per step of a tensor with time ``t`` (check_block has made sure they are whole)."""
         n = t.rate * self.block
         if n.denominator != 1:
-            need = Fraction(1, 1) / t.rate
-            raise DietgenUsageError(f"--block {self.block} is not a multiple of the model's total stride "
-                                    f"{need.numerator}" + (f" (at node {node.name!r})" if node else "")
-                                    + f"; the smallest valid block is {need.numerator}")
+            raise DietgenUsageError(f"--block {self.block} does not make whole frames after a stride of "
+                                    f"{t.rate.denominator}")
         return int(n)
 
     def step_shape(self, offline: str, t: Time | None) -> tuple[int, ...]:
@@ -121,11 +114,7 @@ class StreamBuilder:
     def state(self, hint: str, shape: tuple[int, ...], dtype: str = "float32", init: Any = None) -> str:
         """A STATE tensor for the node being rewritten, reset to ``init`` (zeros by default) by NAME_init."""
         value = np.zeros(shape, dtype) if init is None else np.asarray(init, dtype).reshape(shape)
-        name = self.add_tensor(self.fresh(f"{self._current.name}::{hint}"), shape, dtype, TensorKind.STATE,
-                               value)
-        self.state_bytes[self._current.name] = self.state_bytes.get(self._current.name, 0) + \
-            self.tensors[name].nbytes
-        return name
+        return self.add_tensor(self.fresh(f"{self._current.name}::{hint}"), shape, dtype, TensorKind.STATE, value)
 
     def fresh(self, hint: str) -> str:
         name, i = hint, 1
@@ -315,11 +304,11 @@ def detect_time_axes(graph: Graph, given: dict[str, int | None]) -> dict[str, in
         choices.append([given[name]] if name in given else
                        [None, *(a for a, d in enumerate(shape) if d > 1)])
     combos = list(itertools.product(*choices))
-    if len(combos) == 1:        # every input named: the real run says what does not stream
-        return dict(zip(graph.inputs, combos[0]))
+    if all(name in given for name in graph.inputs):    # the real run says what does not stream
+        return dict(given)
     if len(combos) > _MAX_TRIES:
-        raise DietgenUsageError(f"the model has too many inputs to find their time axes by trying; name each "
-                                f"with --time-axis NAME=AXIS (or NAME=none)")
+        raise DietgenUsageError("the model has too many inputs to find their time axes by trying; name each "
+                                "with --time-axis NAME=AXIS (or NAME=none)")
     found, refusals = [], []
     for combo in combos:
         if all(a is None for a in combo):
@@ -371,12 +360,14 @@ def check_spec(graph: Graph, spec: StreamSpec) -> None:
 def _run(graph: Graph, spec: StreamSpec, probe: bool = False) -> StreamBuilder:
     s = StreamBuilder(graph, spec)
     s.mixing_seen = False
+    # inputs at other rates (samples beside frames) keep the ratio of their offline lengths to the first one's
+    reference = next((graph.tensors[n].shape[a] for n, a in spec.time_axes.items() if a is not None), 1)
     for name in graph.inputs:
         axis = spec.time_axes.get(name)
         t = None
         if axis is not None:
             axis %= len(graph.tensors[name].shape)
-            t = Time(axis, Fraction(1))
+            t = Time(axis, Fraction(graph.tensors[name].shape[axis], reference))
             if graph.tensors[name].shape[axis] == 1 and not probe:
                 raise DietgenUsageError(f"input {name!r} has a time length of 1 along axis {axis}: there is "
                                         f"nothing to stream; export it without --stream")
@@ -430,8 +421,7 @@ def stream(graph: Graph) -> Graph:
     out_axes = {o: s.time[o].axis for o in timed}
     out_blocks = {o: s.frames(s.time[o]) for o in timed}
     in_blocks = {n: s.frames(s.time[n]) for n in graph.inputs if s.time[n] is not None}
-    info = StreamInfo(spec.block, spec.time_axes, out_axes, out_blocks, in_blocks, latency,
-                      dict(s.state_bytes), dict(s.node_lag))
+    info = StreamInfo(spec.block, spec.time_axes, out_axes, out_blocks, latency, in_blocks, dict(s.node_lag))
     meta = {k: v for k, v in graph.meta.items() if k != "stream_request"}
     meta.update({"stream": info, "block": spec.block})
     return graph.replace(tensors=s.tensors, nodes=tuple(s.nodes), meta=meta)
@@ -452,10 +442,10 @@ def offline_time_axis(graph: Graph) -> int | None:
     has no time axis to follow)."""
     try:
         axes = detect_time_axes(graph, {})
-        length = next(graph.tensors[n].shape[a] for n, a in axes.items() if a is not None)
-        s = _run(graph, StreamSpec(length, axes), probe=True)
     except DietgenError:
         return None
+    length = next(graph.tensors[n].shape[a] for n, a in axes.items() if a is not None)
+    s = _run(graph, StreamSpec(length, axes), probe=True)
     t = s.time.get(graph.outputs[0])
     return None if t is None else t.axis
 
