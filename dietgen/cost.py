@@ -1,14 +1,16 @@
 """Time per block: a per-core cost model, calibrated on emulator counts.
 
 Each core has a table (dietgen/costs/<core>.json, written by ``dietgen calibrate``): per op type, a fixed cost
-per node plus a cost per unit of the op's work (MACs when it multiplies and accumulates, output elements
-otherwise), and per pointwise function the cost per element it adds when fused into a producer. The counts are
+per node plus a cost per unit of the op's work (MACs, output elements and parameters read when it multiplies and
+accumulates, output elements otherwise), and per pointwise function the cost per element it adds when fused into
+a producer. The counts are
 QEMU instructions for ARM cores (QEMU has no cycle model: a per-core cycles-per-instruction figure, stated with
 its source in the table, turns them into cycles) and exact simavr cycles for AVR.
 
 Calibration runs a fixed set of small models (convolutions, recurrent layers, transposed-convolution decoders,
-embeddings, and a synthesizer's signal ops with dietgen::NoiseFIR, in three sizes each), none of them an example
-model, and fits the table to the per-node counts.
+embeddings, and a synthesizer's signal ops with dietgen::NoiseFIR, in three sizes each, offline and as streamed
+step programs of one and more frames), none of them an example model, and fits the table to the per-node counts,
+each weighted by its own size so that a one-frame step is fitted as well as a whole window.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -58,14 +60,17 @@ def kernel_calls(graph: Graph) -> list[tuple[Node, int]]:
     return [(node, len(get_op(node.op_type, node.domain, node.name).emit(node, graph, ctx))) for node in graph.nodes]
 
 
-FEATURES = ("macs", "elements", "bytes")
+FEATURES = ("macs", "elements", "bytes", "params")
 
 
 def features(node: Node, graph: Graph) -> dict[str, float]:
-    """The node's work: MACs (from OpSpec.cost), output elements, bytes moved."""
+    """The node's work: MACs (from OpSpec.cost), output elements, bytes moved, and the parameters it reads (what
+    a kernel sets up an inner loop for: dominant when a streamed step runs one frame, and the MACs are few)."""
     c = get_op(node.op_type, node.domain, node.name).cost(node, graph)
     elements = sum(graph.tensors[o].size for o in node.outputs if o)
-    return {"macs": float(c.macs), "elements": float(elements), "bytes": float(c.bytes_read + c.bytes_written)}
+    params = sum(graph.tensors[i].size for i in set(node.inputs) if i and graph.tensors[i].is_constant)
+    return {"macs": float(c.macs), "elements": float(elements), "bytes": float(c.bytes_read + c.bytes_written),
+            "params": float(params)}
 
 
 def _fused_fn(node: Node) -> str | None:
@@ -91,7 +96,9 @@ def node_count(node: Node, graph: Graph, table: dict, calls: int) -> float:
     if calls == 0:
         return 0.0
     f = features(node, graph)
-    entry = table["ops"].get(node.op_type, table["default"])
+    # a streaming op not calibrated yet costs what the offline op it streams costs
+    twin = get_op(node.op_type, node.domain, node.name).cost_as
+    entry = table["ops"].get(node.op_type) or table["ops"].get(twin) or table["default"]
     count = entry["fixed"] + sum(entry.get(k, 0.0) * f[k] for k in FEATURES)
     fn = _fused_fn(node)
     if fn:
@@ -116,9 +123,11 @@ def block_cycles(graph: Graph, board: Board) -> tuple[float, dict[str, float]]:
 
 # -- calibration -------------------------------------------------------------------------------------------------
 
-def calibration_models() -> list[tuple[str, Callable, dict]]:
-    """Small models covering the layer and op families of the zoo, each in three sizes; all but the largest of
-    each family fit 8 KB of AVR RAM."""
+def calibration_models() -> list[tuple[str, Callable, dict, Any]]:
+    """Small models covering the layer and op families of the zoo, each in three sizes (all but the largest of
+    each family fit 8 KB of AVR RAM), offline and as step programs (the last item: what compile_model's
+    ``stream`` takes)."""
+    from dietgen.passes.stream import StreamSpec
     import torch
     from torch import nn
 
@@ -216,21 +225,48 @@ def calibration_models() -> list[tuple[str, Callable, dict]]:
             dry = harmonic + noise
             return dry + nn.functional.pad(dry, (3, 0))[:, :-3]
 
-    return [("gated-4", lambda: Gated(4, 1), {"x": (1, 1, 16)}),
-            ("gated-6", lambda: Gated(6, 2), {"x": (1, 1, 40)}),
-            ("gated-10", lambda: Gated(10, 4), {"x": (1, 1, 24)}),
-            ("recurrent-4", lambda: Recurrent(3, 4), {"x": (1, 3, 3)}),
-            ("recurrent-8", lambda: Recurrent(3, 8), {"x": (1, 12, 3)}),
-            ("recurrent-12", lambda: Recurrent(4, 12), {"x": (1, 5, 4)}),
-            ("decoder-2", lambda: Decoder(2, 2), {"z": (1, 2, 4)}),
-            ("decoder-4", lambda: Decoder(4, 4), {"z": (1, 4, 4)}),
-            ("decoder-8", lambda: Decoder(8, 4), {"z": (1, 8, 8)}),
-            ("embedded-12", lambda: Embedded(3, 12, 6, 8), {"x": (1, 3, 2)}),
-            ("embedded-20", lambda: Embedded(4, 20, 8, 16), {"x": (1, 4, 2)}),
-            ("embedded-32", lambda: Embedded(4, 32, 16, 16), {"x": (1, 4, 2)}),
-            ("synth-4", lambda: Synth(3, 8, 4, 5), {"f0": (1, 3), "loudness": (1, 3)}),
-            ("synth-6", lambda: Synth(4, 16, 6, 9), {"f0": (1, 4), "loudness": (1, 4)}),
-            ("synth-8", lambda: Synth(6, 32, 8, 17), {"f0": (1, 6), "loudness": (1, 6)})]
+    class Centred(nn.Module):
+        """A centred convolution summed with its input (its lookahead delays the other branch), then a causal
+        one."""
+
+        def __init__(self, c):
+            super().__init__()
+            self.inp = nn.Conv1d(1, c, 1)
+            self.mid = nn.Conv1d(c, c, 3, padding=1)
+            self.out = nn.Conv1d(c, 2, 2)
+
+        def forward(self, x):
+            h = self.inp(x)
+            h = h + torch.tanh(self.mid(h))
+            return self.out(nn.functional.pad(h, (1, 0)))
+
+    offline = False
+    return [("gated-4", lambda: Gated(4, 1), {"x": (1, 1, 16)}, offline),
+            ("gated-6", lambda: Gated(6, 2), {"x": (1, 1, 40)}, offline),
+            ("gated-10", lambda: Gated(10, 4), {"x": (1, 1, 24)}, offline),
+            ("recurrent-4", lambda: Recurrent(3, 4), {"x": (1, 3, 3)}, offline),
+            ("recurrent-8", lambda: Recurrent(3, 8), {"x": (1, 12, 3)}, offline),
+            ("recurrent-12", lambda: Recurrent(4, 12), {"x": (1, 5, 4)}, offline),
+            ("decoder-2", lambda: Decoder(2, 2), {"z": (1, 2, 4)}, offline),
+            ("decoder-4", lambda: Decoder(4, 4), {"z": (1, 4, 4)}, offline),
+            ("decoder-8", lambda: Decoder(8, 4), {"z": (1, 8, 8)}, offline),
+            ("embedded-12", lambda: Embedded(3, 12, 6, 8), {"x": (1, 3, 2)}, offline),
+            ("embedded-20", lambda: Embedded(4, 20, 8, 16), {"x": (1, 4, 2)}, offline),
+            ("embedded-32", lambda: Embedded(4, 32, 16, 16), {"x": (1, 4, 2)}, offline),
+            ("synth-4", lambda: Synth(3, 8, 4, 5), {"f0": (1, 3), "loudness": (1, 3)}, offline),
+            ("synth-6", lambda: Synth(4, 16, 6, 9), {"f0": (1, 4), "loudness": (1, 4)}, offline),
+            ("synth-8", lambda: Synth(6, 32, 8, 17), {"f0": (1, 6), "loudness": (1, 6)}, offline),
+            ("gated-4-step1", lambda: Gated(4, 1), {"x": (1, 1, 16)}, StreamSpec(1)),
+            ("gated-10-step1", lambda: Gated(10, 8), {"x": (1, 1, 32)}, StreamSpec(1)),
+            ("gated-16-step8", lambda: Gated(16, 4), {"x": (1, 1, 32)}, StreamSpec(8)),
+            ("recurrent-8-step1", lambda: Recurrent(3, 8), {"x": (1, 12, 3)}, StreamSpec(1)),
+            ("recurrent-12-step4", lambda: Recurrent(4, 12), {"x": (1, 8, 4)}, StreamSpec(4)),
+            ("decoder-4-step1", lambda: Decoder(4, 4), {"z": (1, 4, 8)}, StreamSpec(1)),
+            ("decoder-8-step2", lambda: Decoder(8, 4), {"z": (1, 8, 8)}, StreamSpec(2)),
+            ("centred-4-step1", lambda: Centred(4), {"x": (1, 1, 16)}, StreamSpec(1)),
+            ("centred-12-step4", lambda: Centred(12), {"x": (1, 1, 16)}, StreamSpec(4)),
+            ("synth-4-step1", lambda: Synth(3, 8, 4, 5), {"f0": (1, 3), "loudness": (1, 3)}, StreamSpec(1)),
+            ("synth-6-step2", lambda: Synth(4, 16, 6, 9), {"f0": (1, 4), "loudness": (1, 4)}, StreamSpec(2))]
 
 
 def calibration_boards(cores: tuple[str, ...] | None = None) -> dict[str, Board]:
@@ -278,13 +314,15 @@ def measure(compiled, board: Board, workdir: Path) -> tuple[list[Sample], int]:
 
 
 def _fit(rows: list[dict[str, float]], ys: np.ndarray, candidates: list[tuple[str, ...]]) -> dict[str, float]:
-    """fixed + sum(coefficient * feature) by least squares, using the first candidate feature set whose fit has
-    no negative coefficient and fewer unknowns than samples; a proportional fit when none does."""
+    """fixed + sum(coefficient * feature) by least squares on the relative error (a one-frame step's node counts
+    as much as a whole window's), using the first candidate feature set whose fit has no negative coefficient and
+    fewer unknowns than samples; a proportional fit when none does."""
+    weight = 1.0 / np.maximum(np.abs(ys), 1.0)
     for names in candidates:
         x = np.array([[1.0, *(r[k] for k in names)] for r in rows])
         if len(rows) <= x.shape[1] or np.linalg.matrix_rank(x) < x.shape[1]:
             continue
-        coef = np.linalg.lstsq(x, ys, rcond=None)[0]
+        coef = np.linalg.lstsq(x * weight[:, None], ys * weight, rcond=None)[0]
         if np.all(coef >= 0):
             return {"fixed": float(coef[0]), **{k: float(c) for k, c in zip(names, coef[1:])}}
     key = candidates[-1][0]
@@ -309,7 +347,8 @@ def fit_table(samples: list[Sample], core: str, unit: str) -> dict:
         ys = np.array([s.count - (fn_cost.get(s.fn, 0.0) * s.features["elements"] if s.fn else 0.0)
                        for s in group])
         multiplies = any(s.features["macs"] for s in group)
-        candidates = [("macs", "elements"), ("macs",)] if multiplies else [("elements",)]
+        candidates = [("macs", "elements", "params"), ("macs", "elements"), ("macs",)] if multiplies \
+            else [("elements",)]
         entry = _fit([s.features for s in group], ys, candidates)
         ops[op] = {k: round(v, 4) for k, v in entry.items()} | {"samples": len(group)}
         if fn_of_op.get(op):
@@ -354,8 +393,8 @@ def calibrate(cores: tuple[str, ...] | None = None, out_dir: Path | None = None,
     chosen = calibration_boards(cores)
     out_dir = Path(out_dir) if out_dir else COSTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
-    compiled = [(name, compile_model(_seeded(factory), shapes, name=name.replace("-", "_")))
-                for name, factory, shapes in calibration_models()]
+    compiled = [(name, compile_model(_seeded(factory), shapes, name=name.replace("-", "_"), stream=stream))
+                for name, factory, shapes, stream in calibration_models()]
     results = []
     for core, board in sorted(chosen.items()):
         samples, totals, skipped = [], [], []

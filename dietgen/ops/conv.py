@@ -279,14 +279,18 @@ class _ConvStep(OpSpec):
 @register
 class ConvStream(_ConvStep):
     op_type = "ConvStream"
+    cost_as = "Conv"
     attributes = {"k": 1, "stride": 1, "dilation": 1, "groups": 1, "phase": 0}
+
+    def scratch(self, node, graph):
+        return [graph.tensors[node.inputs[1]].shape[1] * node.attrs["k"]]
 
     def emit(self, node, graph, ctx):
         a = node.attrs
         n, cin, lin, cout, lout = self.dims(node, graph)
         return [KernelCall("dg_conv1d_stream", (
             ctx.ptr(node.inputs[0]), ctx.ptr(node.inputs[1]), self.bias(node, ctx), ctx.ptr(node.outputs[0]),
-            self.state(node, ctx, 3), self.state(node, ctx, 4),
+            self.state(node, ctx, 3), self.state(node, ctx, 4), ctx.scratch(node),
             *map(str, (n, cin, lin, cout, lout, a["k"], a["stride"], a["dilation"], a["phase"], a["groups"])),
             ctx.fn(node)))]
 
@@ -294,6 +298,7 @@ class ConvStream(_ConvStep):
 @register
 class ConvTransposeStream(_ConvStep):
     op_type = "ConvTransposeStream"
+    cost_as = "ConvTranspose"
     attributes = {"k": 1, "stride": 1, "dilation": 1, "groups": 1, "tail": 0}
 
     def scratch(self, node, graph):

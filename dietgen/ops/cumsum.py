@@ -73,6 +73,7 @@ class CumSum(OpSpec):
 class CumSumStream(OpSpec):
     """The streaming pass's running sum along time, its carry in a STATE tensor."""
     op_type = "CumSumStream"
+    cost_as = "CumSum"
     domain = "dietgen"
     kernel = "cumsum"
     stream_only = True

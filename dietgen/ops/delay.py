@@ -16,6 +16,7 @@ class _StreamCopy(OpSpec):
     domain = DOMAIN
     kernel = "stream"
     stream_only = True
+    cost_as = "Slice"
 
     def infer(self, node, inputs):
         return [(inputs[0].shape, inputs[0].dtype)] + [(t.shape, t.dtype) for t in inputs[1:]]

@@ -114,6 +114,7 @@ class NoiseFIR(OpSpec):
 class NoiseFIRStream(NoiseFIR):
     """NoiseFIR one block at a time (the streaming pass makes it)."""
     op_type = "NoiseFIRStream"
+    cost_as = "NoiseFIR"
     stream_only = True
 
     def stream(self, node, s):

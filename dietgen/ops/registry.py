@@ -186,6 +186,8 @@ class OpSpec:
     # A step-graph op made by the streaming pass: it reads and updates STATE tensors, so it has no
     # single-call OpCase; the streaming tests check it through whole models.
     stream_only: ClassVar[bool] = False
+    # The op whose calibrated cost (dietgen/costs) stands in for this one's where the table has no entry of its own.
+    cost_as: ClassVar[str | None] = None
 
     def mixes_axes(self, node: "Node", graph: "Graph") -> set[int]:
         """Axes of input 0 along which one output element depends on many input elements (softmax, norms,

@@ -259,6 +259,7 @@ class ResizeStream(OpSpec):
     """Upsampling along time one block at a time (the streaming pass makes it): the frames before the block are
     carried, the period's offsets and weights are constant tables."""
     op_type = "ResizeStream"
+    cost_as = "Resize"
     domain = "dietgen"
     kernel = "resize"
     stream_only = True

@@ -78,6 +78,7 @@ class StreamBuilder:
         self.delays: dict[tuple[str, int], str] = {}
         self.node_lag: dict[str, int] = {}
         self._current: Node | None = None
+        self.mixing_seen = False              # a time-mixing op was rewritten (what time-axis detection looks for)
         self.consumers = {n: users for n, users in graph.consumers().items() if users}
 
     # -- what hooks read --------------------------------------------------------------------------------
@@ -237,7 +238,7 @@ class StreamBuilder:
         self.emit(node.with_(inputs=(self.name(node.inputs[0]), target), outputs=(out,)))
 
     # -- time-local nodes --------------------------------------------------------------------------------
-    def local(self, node: Node, inputs: list[str] | None = None) -> None:
+    def local(self, node: Node) -> None:
         """Run ``node`` on the block as it is: align the lags of its inputs, re-infer its shapes, and find each
         output's time axis by inferring at two block lengths."""
         spec = get_op(node.op_type, node.domain, node.name)
@@ -253,7 +254,7 @@ class StreamBuilder:
         if x0 is not None and x0.axis in mixed:
             raise refuse(node, f"it mixes its input along the time axis {x0.axis} (offline it sees the whole "
                                f"signal: softmax, normalisation or reduction over time); apply it over channels")
-        names = inputs or [self.delayed(n, lag) if n else "" for n in node.inputs]
+        names = [self.delayed(n, lag) if n else "" for n in node.inputs]
         shapes = self._infer(node, spec, names, 1)
         probe = self._infer(node, spec, names, 2)
         outs = []
@@ -359,7 +360,6 @@ def check_spec(graph: Graph, spec: StreamSpec) -> None:
 
 def _run(graph: Graph, spec: StreamSpec, probe: bool = False) -> StreamBuilder:
     s = StreamBuilder(graph, spec)
-    s.mixing_seen = False
     # inputs at other rates (samples beside frames) keep the ratio of their offline lengths to the first one's
     reference = next((graph.tensors[n].shape[a] for n, a in spec.time_axes.items() if a is not None), 1)
     for name in graph.inputs:

@@ -76,40 +76,36 @@ void dg_conv_transpose1d(const float *x, const float *w, const float *b, float *
 }
 
 void dg_conv1d_stream(const float *x, const float *w, const float *b, float *y, float *ring, dg_int *pos,
-                      dg_int n, dg_int cin, dg_int lin, dg_int cout, dg_int lout, dg_int k, dg_int stride,
-                      dg_int dilation, dg_int phase, dg_int groups, dg_fn fn)
+                      float *col, dg_int n, dg_int cin, dg_int lin, dg_int cout, dg_int lout, dg_int k,
+                      dg_int stride, dg_int dilation, dg_int phase, dg_int groups, dg_fn fn)
 {
-    dg_int cin_g = cin / groups, cout_g = cout / groups, span = (k - 1) * dilation;
-    dg_int bi, o, i, j, u, c, t, slot;
+    dg_int cin_g = cin / groups, cout_g = cout / groups, span = (k - 1) * dilation, taps = cin_g * k;
+    dg_int bi, g, o, i, j, u, c, t, slot;
     for (bi = 0; bi < n; ++bi) {
         const float *xb = x + bi * cin * lin;
         const float *rb = ring ? ring + bi * cin * span : NULL;
         float *yb = y + bi * cout * lout;
-        fill_bias(b, yb, cout, lout);
-        for (o = 0; o < cout; ++o) {
-            dg_int first = (o / cout_g) * cin_g;
-            float *yo = yb + o * lout;
-            for (j = 0; j < k; ++j) {
-                /* output u reads frame u*stride + off of the block: the ones before it (off < 0) from the ring */
-                dg_int off = phase - span + j * dilation;
-                dg_int split = off >= 0 ? 0 : (stride == 1 ? -off : (-off + stride - 1) / stride);
-                if (split > lout)
-                    split = lout;
+        for (u = 0; u < lout; ++u) {
+            for (g = 0; g < groups; ++g) {
+                /* the taps output u reads, gathered once for every output channel of the group: frame
+                 * u*stride + phase - span + j*dilation of the block, the ones before it from the ring */
                 for (i = 0; i < cin_g; ++i) {
-                    const float *xi = xb + (first + i) * lin;
-                    float wv = DG_RD(w + (o * cin_g + i) * k + j);
-                    if (split) {
-                        const float *ri = rb + (first + i) * span;
-                        for (u = 0; u < split; ++u) {
-                            slot = *pos + span + u * stride + off;
-                            yo[u] += wv * ri[slot >= span ? slot - span : slot];
-                        }
+                    const float *xi = xb + (g * cin_g + i) * lin;
+                    const float *ri = rb ? rb + (g * cin_g + i) * span : NULL;
+                    dg_int at = u * stride + phase - span;
+                    for (j = 0; j < k; ++j, at += dilation) {
+                        slot = *pos + span + at;
+                        col[i * k + j] = at >= 0 ? xi[at] : ri[slot >= span ? slot - span : slot];
                     }
-                    for (u = split; u < lout; ++u)
-                        yo[u] += wv * xi[u * stride + off];
+                }
+                for (o = g * cout_g; o < (g + 1) * cout_g; ++o) {
+                    const float *wo = w + o * taps;
+                    float acc = b ? DG_RD(b + o) : 0.0f;
+                    for (j = 0; j < taps; ++j)
+                        acc += DG_RD(wo + j) * col[j];
+                    yb[o * lout + u] = dg_apply(fn, acc);
                 }
             }
-            dg_apply_n(fn, yo, lout);
         }
     }
     if (!span)

@@ -17,10 +17,11 @@ void dg_conv_transpose1d(const float *x, const float *w, const float *b, float *
 /* Conv streamed one block at a time. x: (n, cin, lin) this step's frames; ring: (n, cin, (k-1)*dilation) the
  * frames before them, slot (*pos + i) % span holding the i-th oldest (NULL when k is 1); output frame u reads
  * block frame u*stride + phase - (k-1)*dilation + j*dilation, the negative ones from the ring. The ring is
- * read in place and only the newest frames are written into it: no shifting copies. */
+ * read in place and only the newest frames are written into it: no shifting copies. col: scratch of
+ * cin/groups * k floats (the taps of one output frame). */
 void dg_conv1d_stream(const float *x, const float *w, const float *b, float *y, float *ring, dg_int *pos,
-                      dg_int n, dg_int cin, dg_int lin, dg_int cout, dg_int lout, dg_int k, dg_int stride,
-                      dg_int dilation, dg_int phase, dg_int groups, dg_fn fn);
+                      float *col, dg_int n, dg_int cin, dg_int lin, dg_int cout, dg_int lout, dg_int k,
+                      dg_int stride, dg_int dilation, dg_int phase, dg_int groups, dg_fn fn);
 
 /* ConvTranspose streamed: x (n, cin, lin) gives y (n, cout, lin*stride) complete frames; tail (n, cout,
  * tail_len) carries the overlap that reaches into the next block; acc: scratch of cout*(lin*stride+tail_len). */
