@@ -86,17 +86,22 @@ def test_core_without_table_is_a_clear_error(demo):
 
 
 def test_fit_recovers_a_known_cost_law():
-    law = {"Conv": (500.0, 9.0, 3.0), "Tanh": (40.0, 0.0, 60.0)}   # fixed, per MAC, per output element
+    # fixed, per MAC, per output element, per parameter read (what a one-frame step's loops pay for)
+    law = {"Conv": (500.0, 9.0, 3.0, 2.0), "Tanh": (40.0, 0.0, 60.0, 0.0)}
+    shapes = {"Tanh": ((0, 10, 0), (0, 50, 0), (0, 200, 0)),
+              "Conv": ((100, 10, 30), (900, 40, 24), (4000, 60, 70), (96, 1, 96), (1200, 3, 400))}
     samples = []
-    for op, (fixed, per_mac, per_el) in law.items():
-        for macs, elements in ((0, 10), (0, 50), (0, 200)) if op == "Tanh" else ((100, 10), (900, 40), (4000, 60)):
-            samples.append(Sample(op, None, {"macs": macs, "elements": elements, "bytes": 8.0 * elements},
-                                  fixed + per_mac * macs + per_el * elements))
-    samples.append(Sample("Conv", "DG_F_TANH", {"macs": 2000, "elements": 30, "bytes": 240.0},
-                          500 + 9 * 2000 + 3 * 30 + 60 * 30))
+    for op, (fixed, per_mac, per_el, per_param) in law.items():
+        for macs, elements, params in shapes[op]:
+            samples.append(Sample(op, None, {"macs": macs, "elements": elements, "bytes": 8.0 * elements,
+                                             "params": params},
+                                  fixed + per_mac * macs + per_el * elements + per_param * params))
+    samples.append(Sample("Conv", "DG_F_TANH", {"macs": 2000, "elements": 30, "bytes": 240.0, "params": 70},
+                          500 + 9 * 2000 + 3 * 30 + 2 * 70 + 60 * 30))
     table = fit_table(samples, "cortex-m4f", "instructions")
     assert table["ops"]["Conv"]["fixed"] == pytest.approx(500, rel=1e-3)
     assert table["ops"]["Conv"]["macs"] == pytest.approx(9, rel=1e-3)
+    assert table["ops"]["Conv"]["params"] == pytest.approx(2, rel=1e-3)
     assert table["fn"]["DG_F_TANH"] == pytest.approx(60, rel=1e-3)
 
 

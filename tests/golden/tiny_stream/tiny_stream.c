@@ -47,7 +47,7 @@ void tiny_stream_step(const float *in, float *out)
     float *const S = DG_STATE;
     dg_int *const I = tiny_stream_istate;
     /* conv: ConvStream -> (1, 4, 3) */
-    dg_conv1d_stream(in, tiny_stream_w_conv_weight, tiny_stream_w_conv_bias, A, S, I, 1, 2, 3, 4, 3, 2, 1, 2, 0, 1, DG_FN(DG_F_RELU, 0.0f, 0.0f));
+    dg_conv1d_stream(in, tiny_stream_w_conv_weight, tiny_stream_w_conv_bias, A, S, I, (A + 12), 1, 2, 3, 4, 3, 2, 1, 2, 0, 1, DG_FN(DG_F_RELU, 0.0f, 0.0f));
     /* to_frames: Transpose -> (1, 3, 4) */
     dg_copy_nd(A, (A + 12), 2, dg_t0, dg_t1, dg_t2);
     /* fc: Dense -> (1, 3, 3) */
