@@ -25,7 +25,7 @@ from golden_models import tiny_conv_dense
 from models import STREAMING
 
 TOL = 1e-5   # max error relative to the output's RMS, over every sample of every block
-EXAMPLES = {"demo": 16, "ddsp": 1, "wavenet": 1, "demo-avr": 4}   # natural blocks
+EXAMPLES = {"demo": 16, "ddsp": 1, "wavenet": 1, "sing": 1, "demo-avr": 4}   # blocks to try beside 1 and 7
 
 
 def _blocks(stride: int, natural: int) -> list[int]:

@@ -61,7 +61,9 @@ def load_torch(model: Any, shapes: Shapes | None = None) -> tuple[Any, Shapes, s
     if path.suffix in (".json", ".safetensors") or path.is_dir():
         from dietgen.models import load_checkpoint
         module, doc = load_checkpoint(path)
-        saved = {k: tuple(v) for k, v in doc.get("inputs", {}).items()}
+        # a zoo family knows its export inputs (they may have changed since the checkpoint was written)
+        saved = {k: tuple(v) for k, v in (module.export_module()[1] if hasattr(module, "export_module")
+                                          else doc.get("inputs", {})).items()}
         unknown = [n for n in shapes if saved and n not in saved]
         if unknown:
             raise DietgenUsageError(f"--shape names {unknown[0]!r}, which is not an input of {path.name} "

@@ -20,6 +20,7 @@ NOTE_SAMPLES = 64000   # 4 s at 16 kHz: the time embedding covers one note
 @architecture("sing")
 class SING(AudioModel):
     family = "sing"
+    stream_block = 1     # one frame (stride samples) per step
     presets = {
         # The paper's sizes: 3 x 1024 LSTM, embeddings 16/8/2/4, latent 128, decoder 4096 wide, stride 256.
         "paper": dict(hidden=1024, lstm_layers=3, latent=128, channels=4096, kernel=9, stride=256,
@@ -100,24 +101,33 @@ class SING(AudioModel):
 
     def export_module(self):
         return SINGExport(self), {"instrument": (1, self.num_instruments), "pitch": (1, PITCHES),
-                                  "velocity": (1, VELOCITIES)}
+                                  "velocity": (1, VELOCITIES), "time": (1, self.config["export_frames"],
+                                                                        self.max_frames)}
 
     def streaming(self):
         return SINGStream(self)
 
 
 class SINGExport(nn.Module):
-    """The first ``export_frames`` frames of a note from one-hot instrument, pitch and velocity (float inputs;
-    the embeddings become products with constant matrices)."""
+    """Frames of a note from one-hot instrument, pitch and velocity (one per note: float inputs, the embeddings
+    become products with constant matrices) and, per frame, the one-hot of the frame's index since the note began
+    (``time``, (1, frames, max_frames)): the time axis that streams, one frame (``stride`` samples) per step. The
+    offline window is the note's first ``export_frames`` frames."""
 
     def __init__(self, model: SING):
         super().__init__()
         self.model = model
 
-    def forward(self, instrument, pitch, velocity):
+    def forward(self, instrument, pitch, velocity, time):
         m = self.model
-        return m.synthesize(instrument @ m.instrument.weight, pitch @ m.pitch.weight, velocity @ m.velocity.weight,
-                 m.config["export_frames"])
+        note = m.note_embedding(instrument @ m.instrument.weight, pitch @ m.pitch.weight,
+                                velocity @ m.velocity.weight)
+        times = time @ m.time.weight                                     # (1, frames, embed_time)
+        # the note broadcast over the frames of the time input (so its frames stream with them)
+        notes = note.unsqueeze(1) + 0.0 * times[..., :1]
+        latents, _ = m.lstm(torch.cat([notes, times], -1))
+        h = m.features(nn.functional.pad(m.to_latent(latents).transpose(1, 2), (m.kernel - 1, 0)))
+        return m.decoder(h)[:, 0, :time.shape[1] * m.stride]
 
 
 class SINGStream(nn.Module):
