@@ -137,6 +137,17 @@ class CentredDecoder(nn.Module):
         return self.up(h)
 
 
+class CroppedCausal(nn.Module):
+    """Causal convolutions written as the exporter writes them: padded on both sides, the future cropped by Slice."""
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv1d(2, 3, 3, dilation=2, padding=4)
+        self.b = nn.Conv1d(3, 2, 2, padding=1)
+
+    def forward(self, x):
+        return self.b(torch.tanh(self.a(x)[..., :-4]))[..., :-1]
+
+
 class TwoRates(nn.Module):
     """Two inputs at two rates: control frames upsampled 4x beside an audio-rate input, summed."""
     def __init__(self):
@@ -185,6 +196,7 @@ STREAMING = {
     "centred_decoder": (lambda: CentredDecoder().eval(), {"x": (1, 2, 16)}, {"x": 2}, 1, 16),
     "strided_encoder": (lambda: StridedEncoder().eval(), {"x": (1, 1, 64)}, {"x": 2}, 4, 64),
     "mixed": (lambda: build("mixed")[0], {"x": (1, 1, 32)}, {"x": 2}, 1, 32),
+    "cropped_causal": (lambda: CroppedCausal().eval(), {"x": (1, 2, 32)}, {"x": 2}, 1, 32),
     "two_rates": (lambda: TwoRates().eval(), {"frames": (1, 3, 8), "audio": (1, 1, 32)}, {"frames": 2, "audio": 2},
                   1, 8),
 }
