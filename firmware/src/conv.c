@@ -47,30 +47,39 @@ void dg_conv1d(const float *x, const float *w, const float *b, float *y, dg_int 
     }
 }
 
+/* The transposed convolution's contributions added into y (cout rows of `row` frames): input frame t, tap j
+ * lands on frame t*stride + j*dilation - pad; what falls outside the row is dropped (the offline crop). */
+static void scatter(const float *x, const float *w, float *y, dg_int cin, dg_int groups, dg_int lin, dg_int cout,
+                    dg_int row, dg_int k, dg_int stride, dg_int dilation, dg_int pad)
+{
+    dg_int cin_g = cin / groups, cout_g = cout / groups;
+    dg_int o, i, j, t, t0, t1;
+    for (i = 0; i < cin; ++i) {
+        const float *xi = x + i * lin;
+        dg_int g = i / cin_g;
+        for (o = 0; o < cout_g; ++o) {
+            float *yo = y + (g * cout_g + o) * row;
+            for (j = 0; j < k; ++j) {
+                float wv = DG_RD(w + (i * cout_g + o) * k + j);
+                dg_int off = j * dilation - pad;
+                valid_range(off, stride, row, lin, &t0, &t1);
+                for (t = t0; t < t1; ++t)
+                    yo[t * stride + off] += wv * xi[t];
+            }
+        }
+    }
+}
+
 void dg_conv_transpose1d(const float *x, const float *w, const float *b, float *y, dg_int n, dg_int cin,
                          dg_int lin, dg_int cout, dg_int lout, dg_int k, dg_int stride, dg_int dilation,
                          dg_int pad, dg_int groups, dg_fn fn)
 {
-    dg_int cin_g = cin / groups, cout_g = cout / groups;
-    dg_int bi, o, i, j, t, t0, t1;
+    dg_int bi;
     for (bi = 0; bi < n; ++bi) {
         const float *xb = x + bi * cin * lin;
         float *yb = y + bi * cout * lout;
         fill_bias(b, yb, cout, lout);
-        for (i = 0; i < cin; ++i) {
-            const float *xi = xb + i * lin;
-            dg_int g = i / cin_g;
-            for (o = 0; o < cout_g; ++o) {
-                float *yo = yb + (g * cout_g + o) * lout;
-                for (j = 0; j < k; ++j) {
-                    float wv = DG_RD(w + (i * cout_g + o) * k + j);
-                    dg_int off = j * dilation - pad;
-                    valid_range(off, stride, lout, lin, &t0, &t1);
-                    for (t = t0; t < t1; ++t)
-                        yo[t * stride + off] += wv * xi[t];
-                }
-            }
-        }
+        scatter(xb, w, yb, cin, groups, lin, cout, lout, k, stride, dilation, pad);
         dg_apply_n(fn, yb, cout * lout);
     }
 }
@@ -129,8 +138,8 @@ void dg_conv_transpose1d_stream(const float *x, const float *w, const float *b, 
                                 float *acc, dg_int n, dg_int cin, dg_int lin, dg_int cout, dg_int k,
                                 dg_int stride, dg_int dilation, dg_int groups, dg_int tail_len, dg_fn fn)
 {
-    dg_int cin_g = cin / groups, cout_g = cout / groups, lout = lin * stride, width = lout + tail_len;
-    dg_int bi, o, i, j, t;
+    dg_int lout = lin * stride, width = lout + tail_len;
+    dg_int bi, o, t;
     for (bi = 0; bi < n; ++bi) {
         const float *xb = x + bi * cin * lin;
         float *yb = y + bi * cout * lout;
@@ -138,19 +147,7 @@ void dg_conv_transpose1d_stream(const float *x, const float *w, const float *b, 
         memset(acc, 0, (size_t)(cout * width) * sizeof(float));
         for (o = 0; o < cout; ++o)
             memcpy(acc + o * width, tb + o * tail_len, (size_t)tail_len * sizeof(float));
-        for (i = 0; i < cin; ++i) {
-            const float *xi = xb + i * lin;
-            dg_int g = i / cin_g;
-            for (o = 0; o < cout_g; ++o) {
-                float *ao = acc + (g * cout_g + o) * width;
-                for (j = 0; j < k; ++j) {
-                    float wv = DG_RD(w + (i * cout_g + o) * k + j);
-                    float *aj = ao + j * dilation;
-                    for (t = 0; t < lin; ++t)
-                        aj[t * stride] += wv * xi[t];
-                }
-            }
-        }
+        scatter(xb, w, acc, cin, groups, lin, cout, width, k, stride, dilation, 0);
         /* the first lout frames are complete; what reaches past them is the next block's overlap */
         for (o = 0; o < cout; ++o) {
             float bv = b ? DG_RD(b + o) : 0.0f;
