@@ -48,9 +48,10 @@ void dg_conv1d(const float *x, const float *w, const float *b, float *y, dg_int 
 }
 
 /* The transposed convolution's contributions added into y (cout rows of `row` frames): input frame t, tap j
- * lands on frame t*stride + j*dilation - pad; what falls outside the row is dropped (the offline crop). */
+ * lands on frame t*stride + j*dilation - pad. With clip, what falls outside the row is dropped (the offline
+ * crop); without, the caller's rows hold every contribution, and no tap pays for the range's divisions. */
 static void scatter(const float *x, const float *w, float *y, dg_int cin, dg_int groups, dg_int lin, dg_int cout,
-                    dg_int row, dg_int k, dg_int stride, dg_int dilation, dg_int pad)
+                    dg_int row, dg_int k, dg_int stride, dg_int dilation, dg_int pad, int clip)
 {
     dg_int cin_g = cin / groups, cout_g = cout / groups;
     dg_int o, i, j, t, t0, t1;
@@ -62,7 +63,10 @@ static void scatter(const float *x, const float *w, float *y, dg_int cin, dg_int
             for (j = 0; j < k; ++j) {
                 float wv = DG_RD(w + (i * cout_g + o) * k + j);
                 dg_int off = j * dilation - pad;
-                valid_range(off, stride, row, lin, &t0, &t1);
+                t0 = 0;
+                t1 = lin;
+                if (clip)
+                    valid_range(off, stride, row, lin, &t0, &t1);
                 for (t = t0; t < t1; ++t)
                     yo[t * stride + off] += wv * xi[t];
             }
@@ -79,7 +83,7 @@ void dg_conv_transpose1d(const float *x, const float *w, const float *b, float *
         const float *xb = x + bi * cin * lin;
         float *yb = y + bi * cout * lout;
         fill_bias(b, yb, cout, lout);
-        scatter(xb, w, yb, cin, groups, lin, cout, lout, k, stride, dilation, pad);
+        scatter(xb, w, yb, cin, groups, lin, cout, lout, k, stride, dilation, pad, 1);
         dg_apply_n(fn, yb, cout * lout);
     }
 }
@@ -147,7 +151,7 @@ void dg_conv_transpose1d_stream(const float *x, const float *w, const float *b, 
         memset(acc, 0, (size_t)(cout * width) * sizeof(float));
         for (o = 0; o < cout; ++o)
             memcpy(acc + o * width, tb + o * tail_len, (size_t)tail_len * sizeof(float));
-        scatter(xb, w, acc, cin, groups, lin, cout, width, k, stride, dilation, 0);
+        scatter(xb, w, acc, cin, groups, lin, cout, width, k, stride, dilation, 0, 0);
         /* the first lout frames are complete; what reaches past them is the next block's overlap */
         for (o = 0; o < cout; ++o) {
             float bv = b ? DG_RD(b + o) : 0.0f;
