@@ -20,31 +20,52 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
+SPECTROGRAM_DB_RANGE = (-100.0, 0.0)
+
+
 def log_spectrogram_db(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
-    """(frequency bins, frames) magnitude in dB of a Hann-windowed STFT, floored 100 dB below 1."""
+    """(frequency bins, frames) magnitude in dB re full scale of a Hann-windowed STFT, floored at -100 dB.
+
+    Each frame's spectrum is divided by half the window's sum, so a sine of amplitude 1.0 centred on a bin reads
+    0 dB (between bins down to about -1.4 dB, Hann's scalloping loss) and amplitude A reads 20 log10 A: the
+    scale is absolute, the same for every signal and every plot."""
     audio = np.asarray(audio, dtype=np.float64)
     audio = np.pad(audio, (0, max(0, n_fft - len(audio))))
     frames = 1 + (len(audio) - n_fft) // hop
     index = np.arange(n_fft)[None, :] + hop * np.arange(frames)[:, None]
-    spectrum = np.abs(np.fft.rfft(audio[index] * np.hanning(n_fft), axis=1)).T
-    return 20.0 * np.log10(np.maximum(spectrum, 1e-5))
+    window = np.hanning(n_fft)
+    spectrum = np.abs(np.fft.rfft(audio[index] * window, axis=1)).T / (window.sum() / 2.0)
+    return 20.0 * np.log10(np.maximum(spectrum, 10.0 ** (SPECTROGRAM_DB_RANGE[0] / 20.0)))
 
 
-def spectrogram_pair_png(reference: np.ndarray, generated: np.ndarray, sample_rate: int, title: str) -> bytes:
-    """The reference note's spectrogram beside the generated one, on one colour scale."""
+def spectrogram_figure(a: np.ndarray, b: np.ndarray, sample_rate: int, labels: tuple[str, str], title: str):
+    """Two spectrograms side by side on the fixed -100..0 dB scale of ``log_spectrogram_db``, one colorbar,
+    time in seconds, frequency in kHz: the matplotlib Figure, for callers that inspect or restyle it."""
     figure = _figure(10, 3.6)
-    axes = figure.subplots(1, 2, sharey=True)
-    spectra = [log_spectrogram_db(reference), log_spectrogram_db(generated)]
-    top = max(s.max() for s in spectra)
-    for ax, spectrum, label, audio in zip(axes, spectra, ("reference", "generated"), (reference, generated)):
-        image = ax.imshow(spectrum, origin="lower", aspect="auto", cmap="magma", vmin=top - 80, vmax=top,
-                          extent=(0, len(audio) / sample_rate, 0, sample_rate / 2000))
+    # Constrained layout keeps the suptitle, panel titles, axis labels and colorbar from overlapping.
+    figure.set_layout_engine("constrained")
+    axes = figure.subplots(1, 2, sharex=True, sharey=True)
+    low, high = SPECTROGRAM_DB_RANGE
+    for ax, audio, label in zip(axes, (a, b), labels):
+        image = ax.imshow(log_spectrogram_db(audio), origin="lower", aspect="auto", cmap="magma", vmin=low,
+                          vmax=high, extent=(0, len(audio) / sample_rate, 0, sample_rate / 2000))
         ax.set_title(label)
         ax.set_xlabel("time (s)")
     axes[0].set_ylabel("frequency (kHz)")
-    figure.colorbar(image, ax=list(axes), label="dB")
+    figure.colorbar(image, ax=list(axes), label="dB re full scale")
     figure.suptitle(title)
-    return _png(figure)
+    return figure
+
+
+def spectrogram_compare_png(a: np.ndarray, b: np.ndarray, sample_rate: int,
+                            labels: tuple[str, str] = ("generated C", "PyTorch"), title: str = "") -> bytes:
+    """``a`` beside ``b`` (by default the generated program's audio beside PyTorch's), on one fixed dB scale."""
+    return _png(spectrogram_figure(a, b, sample_rate, labels, title))
+
+
+def spectrogram_pair_png(reference: np.ndarray, generated: np.ndarray, sample_rate: int, title: str) -> bytes:
+    """The reference note's spectrogram beside the generated one, on one fixed dB scale."""
+    return spectrogram_compare_png(reference, generated, sample_rate, ("reference", "generated"), title)
 
 
 def loss_curve_png(history: list[dict], best_epoch: int) -> bytes:
