@@ -42,3 +42,19 @@ def write_tree(files: dict[str, str | bytes], out_dir, *, force: bool = False) -
         raise DietgenError(f"{out}: cannot write there ({exc.strerror}); choose a writable folder")
     os.chmod(out, 0o755)
     return out
+
+
+def write_bytes_atomic(path, data: bytes) -> Path:
+    """One file written whole or not at all: a temporary sibling renamed over ``path``."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if "tmp" in locals():
+            Path(tmp).unlink(missing_ok=True)
+        raise DietgenError(f"{path}: cannot write it ({exc.strerror or exc}); choose a writable path")
+    return path

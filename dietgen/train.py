@@ -23,9 +23,10 @@ from typing import Any, Callable, Iterable
 import torch
 
 from dietgen import models
+from dietgen.control import describe_notes
 from dietgen.data.dataset import Dataset
 from dietgen.errors import DietgenError
-from dietgen.models.base import AudioModel, build
+from dietgen.models.base import HOP, AudioModel, build
 
 HISTORY = "train.json"
 MAX_GRAD_NORM = 1.0   # the recurrent families (SING's LSTM, DDSP's GRU) otherwise spike early in training
@@ -152,7 +153,8 @@ def train(family: str, preset: str, data_dir, out_dir, *, epochs: int = 100, bat
                 "instruments": dataset.instruments, "note_samples": dataset.note_samples, "crop": crop,
                 "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
                 "patience": patience, "seed": seed, "overrides": dict(overrides or {}),
-                "parameters": sum(p.numel() for p in model.parameters())}
+                "parameters": sum(p.numel() for p in model.parameters()),
+                "notes": describe_notes(dataset, HOP)}     # how dietgen generate plays the model
     return fit(model, dataset, run_dir, settings, epochs=epochs, batch_size=batch_size, lr=lr,
                weight_decay=weight_decay, patience=patience, crop=crop, seed=seed, device=device,
                time_limit=time_limit, progress=progress, on_epoch=on_epoch)

@@ -11,6 +11,7 @@ from dietgen.cli import boards  # noqa: F401  (registers boards, check, flash)
 from dietgen.cli import zoo  # noqa: F401  (registers data render, train, evaluate)
 from dietgen.cli import emulate  # noqa: F401  (registers calibrate)
 from dietgen.cli import trim  # noqa: F401  (registers trim, trim report)
+from dietgen.cli import generate  # noqa: F401  (registers generate)
 from dietgen.cli.common import cli
 
 __all__ = ["cli", "main"]

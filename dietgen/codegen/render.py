@@ -10,6 +10,9 @@ import numpy as np
 
 from dietgen import __version__
 from dietgen.codegen.context import EmitContext, c_float, c_int
+from dietgen.codegen.player import player_values
+from dietgen.control import Control, NoteFacts
+from dietgen.errors import DietgenError
 from dietgen.ir import Graph, TensorKind, c_identifier, unique_c_names
 from dietgen.ops import get_op
 from dietgen.passes.stream import in_frames, out_frames
@@ -36,6 +39,17 @@ def _numbers(values: np.ndarray, per_line: int = 8) -> list[str]:
     flat = values.reshape(-1)
     fmt = c_float if values.dtype.kind == "f" else c_int
     return [", ".join(fmt(v) for v in flat[i:i + per_line]) for i in range(0, flat.size, per_line)]
+
+
+def _player(graph: Graph, io: list[dict]) -> dict | None:
+    """The note player's values when the model says how it is played from notes and its step program can be."""
+    doc = graph.meta.get("control")
+    if not doc or graph.meta.get("stream") is None:
+        return None
+    try:
+        return player_values(graph, Control(**doc["control"]), NoteFacts.from_json(doc.get("notes")), io)
+    except DietgenError:
+        return None     # not playable as exported (another block, an input without a role): no player
 
 
 def model_c_name(graph: Graph) -> str:
@@ -75,7 +89,8 @@ def render(graph: Graph) -> dict[str, str]:
     for kind, names in (("IN", graph.inputs), ("OUT", graph.outputs)):
         for ident, tname in zip(unique_c_names(names, "io").values(), names):
             t = graph.tensors[tname]
-            io.append({"kind": kind, "macro": ident.upper(), "offset": plan.io_offsets[tname], "size": t.size,
+            io.append({"kind": kind, "tensor": tname, "macro": ident.upper(), "offset": plan.io_offsets[tname],
+                       "size": t.size,
                        "shape": t.shape, "onnx_name": comment_safe(tname),
                        "block": stream.in_blocks.get(tname) if stream and kind == "IN" else None})
     states = [{"ptr": ctx.ptr(n), "size": t.size,
@@ -106,6 +121,11 @@ def render(graph: Graph) -> dict[str, str]:
              f"{name}_weights.c": env.get_template("c/weights.c.j2").render(values),
              "CMakeLists.txt": env.get_template("cmake/CMakeLists.txt.j2").render(values),
              "Makefile": env.get_template("host/Makefile.j2").render(values)}
+    player = _player(graph, io)
+    if player is not None:
+        files[f"{name}_player.h"] = env.get_template("c/player.h.j2").render({**values, **player})
+        files[f"{name}_player.c"] = env.get_template("c/player.c.j2").render({**values, **player})
+        kernels |= {"control", "sample"} if player["sampled"] else {"control"}
     runtime = firmware()
     for kernel in sorted(kernels):
         files[f"dietgen/{kernel}.h"] = (runtime / "include" / "dietgen" / f"{kernel}.h").read_text()

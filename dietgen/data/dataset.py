@@ -2,6 +2,7 @@
 "f0" and "loudness" (B, N // 160) at 100 frames per second."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Sequence
 
@@ -65,6 +66,22 @@ class Dataset:
         # Every note is as long as the first: NSynth and rendered notes all have one length.
         self.note_samples = len(read_wav(self.notes[0].path, sample_rate))
         self.note_samples -= self.note_samples % HOP
+
+    def held_frames(self, hop: int) -> int:
+        """Frames of each note before its note-off: a rendered dataset says (seconds - release); NSynth notes
+        are held 3 s of their 4."""
+        settings = {}
+        path = self.folder / "dataset.json"
+        if path.is_file():
+            try:
+                settings = json.loads(path.read_text()).get("settings", {})
+            except (OSError, ValueError, AttributeError):
+                settings = {}
+        try:
+            held = float(settings["seconds"]) - float(settings.get("release", 0.0))
+        except (KeyError, TypeError, ValueError):
+            held = 0.75 * self.note_samples / self.sample_rate
+        return max(1, min(self.note_samples // hop, int(round(held * self.sample_rate / hop))))
 
     def split(self, name: str) -> list[Note]:
         notes = [n for n in self.notes if n.split == name]

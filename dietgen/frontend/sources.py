@@ -70,6 +70,9 @@ def load_torch(model: Any, shapes: Shapes | None = None) -> tuple[Any, Shapes, s
                                     f"(inputs: {', '.join(saved)})")
         inputs = {**saved, **shapes}
         meta = {k: doc[k] for k in ("sample_rate", "block") if k in doc}
+        training = doc.get("training")
+        if hasattr(module, "control") and isinstance(training, dict) and isinstance(training.get("notes"), dict):
+            meta["notes"] = training["notes"]     # what the training notes were (dietgen.control.NoteFacts)
         return module, inputs, path.name if path.is_dir() else path.stem, path.name, meta
     if ":" in text and not path.exists() and not text.endswith(".onnx"):
         module = _factory(text)
@@ -90,6 +93,9 @@ def load_model(model: Any, shapes: Shapes | None = None, name: str | None = None
         module, inputs, label, source, meta = loaded
         if getattr(module, "stream_block", None):    # the module streams by default, with its natural block
             meta = {**meta, "stream_block": int(module.stream_block)}
+        control = module.control() if hasattr(module, "control") else None
+        if control is not None:                      # the family says how notes play it
+            meta = {**meta, "control": {"control": control.to_json(), "notes": meta.pop("notes", None)}}
         return _from_torch(module, inputs, name or label, source, meta)
     path = Path(model)
     proto = read_onnx(path)

@@ -6,12 +6,15 @@ constructor's keyword arguments, so a checkpoint (possibly trimmed to other widt
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from dietgen.errors import DietgenError
+
+if TYPE_CHECKING:
+    from dietgen.control import Control, Performance
 
 SAMPLE_RATE = 16000
 HOP = 160   # 100 frames per second: the frame rate of the "f0" and "loudness" features
@@ -54,6 +57,15 @@ class AudioModel(nn.Module):
         raise NotImplementedError
 
     def streaming(self) -> nn.Module:
+        raise NotImplementedError
+
+    def control(self) -> "Control | None":
+        """How notes play the exported step program (dietgen.control); None: not playable from notes."""
+        return None
+
+    def perform(self, performance: "Performance", seed: int, temperature: float) -> Tensor:
+        """The PyTorch rendering of a performance (dietgen.control.perform): what the generated player must
+        sound like, (samples,)."""
         raise NotImplementedError
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from dietgen.control import Control
 from dietgen.errors import DietgenError
 from dietgen.models import architecture
 from dietgen.models.base import HOP, AudioModel, crop_pair, f0_feature, loudness_feature
@@ -155,6 +156,21 @@ class DDSP(AudioModel):
 
     def streaming(self):
         return DDSPStream(self)
+
+    def control(self):
+        # f0 and loudness frame by frame; the encoder's z comes from audio, so a model with one has no note role
+        # for it and is refused by the player.
+        reverb = 0 if self.reverb is None else self.reverb.shape[0]
+        return Control({"f0": "f0_hz", "loudness": "loudness_db"}, "audio", self.hop * self.stream_block,
+                       reset_per_note=False, tail_seconds=reverb / self.sample_rate)
+
+    def perform(self, performance, seed, temperature):
+        """The phrase through the offline synthesizer (the noise is the model's own seeded stream: ``seed`` and
+        ``temperature`` are for sampled models)."""
+        f0 = torch.from_numpy(performance.inputs["f0"][:, 0])[None]
+        loudness = torch.from_numpy(performance.inputs["loudness"][:, 0])[None]
+        with torch.no_grad():
+            return self.synthesize(f0, loudness)[0]
 
 
 class DDSPExport(nn.Module):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from dietgen.control import Control
 from dietgen.errors import DietgenError
 from dietgen.models import architecture
 from dietgen.models.base import PITCHES, VELOCITIES, AudioModel, crop_pair
@@ -106,6 +107,22 @@ class SING(AudioModel):
 
     def streaming(self):
         return SINGStream(self)
+
+    def control(self):
+        return Control({"instrument": "onehot_instrument", "pitch": "onehot_pitch", "velocity": "onehot_velocity",
+                        "time": "onehot_frame"}, "audio", self.stride * self.stream_block, reset_per_note=True)
+
+    def perform(self, performance, seed, temperature):
+        """Each note rendered whole from its start (the time embedding counts frames since the note began),
+        cut at its end; silence between notes (SING is not sampled: ``seed`` and ``temperature`` are unused)."""
+        audio = torch.zeros(performance.samples)
+        with torch.no_grad():
+            for n in performance.notes:
+                frames = n.off - n.on
+                note = self.synthesize(self.instrument.weight[n.instrument][None], self.pitch.weight[n.pitch][None],
+                                       self.velocity.weight[n.velocity][None], frames)[0]
+                audio[n.on * self.stride:n.on * self.stride + note.shape[-1]] = note
+        return audio
 
 
 class SINGExport(nn.Module):

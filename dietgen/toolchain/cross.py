@@ -16,9 +16,9 @@ from pathlib import Path
 from dietgen.boards import Board
 from dietgen.errors import DietgenError
 from dietgen.resources import firmware
-from dietgen.toolchain.host import STRICT
+from dietgen.toolchain.host import STRICT, harness_defines, library_sources
 
-HARNESSES = ("verify", "bench")
+HARNESSES = ("verify", "bench", "play")
 
 # The QEMU machine whose memory map a bare-metal image is linked for, when the board names none.
 MACHINE_OF_CORE = {"cortex-m0plus": "microbit", "cortex-m3": "mps2-an385", "cortex-m4f": "mps2-an386",
@@ -111,19 +111,20 @@ def build_elf(src_dir: Path, c_name: str, board: Board, out_dir: Path, harness: 
     cc = require_cross(board)
     harness_dir = firmware() / "harness"
     cflags, link = _target_flags(board, harness_dir)
+    if harness == "play" and family(board) == "avr":
+        raise DietgenError(f"{board.id}: dietgen generate runs on ARM boards' emulators; simavr has no stdio "
+                           f"for a phrase in and audio out")
     if harness == "verify":
         main = harness_dir / ("avr/avr_main.c" if family(board) == "avr" else "host_main.c")
     else:
-        main = harness_dir / "bench_main.c"
+        main = harness_dir / f"{harness}_main.c"
     src_dir, out_dir = Path(src_dir).resolve(), Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    sources = [src_dir / f"{c_name}.c", src_dir / f"{c_name}_weights.c", *sorted((src_dir / "dietgen").glob("*.c"))]
-    upper = c_name.upper()
+    sources = library_sources(src_dir, c_name, player=harness == "play")
     opt = "-Os" if family(board) == "avr" else "-O2"
     elf = out_dir / f"{c_name}-{board.id}-{harness}.elf"
     cmd = [cc, *STRICT, opt, *cflags, "-ffunction-sections", "-fdata-sections", "-fstack-usage", f"-I{src_dir}",
-           f'-DDG_HEADER="{c_name}.h"', f"-DDG_INIT={c_name}_init", f"-DDG_STEP={c_name}_step",
-           f"-DDG_IN_SIZE={upper}_IN_SIZE", f"-DDG_OUT_SIZE={upper}_OUT_SIZE", str(main), *map(str, sources),
+           *harness_defines(c_name, player=harness == "play"), str(main), *map(str, sources),
            *link, *board.toolchain.ldflags, "-o", str(elf), "-lm"]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=out_dir)
     if result.returncode != 0:

@@ -162,15 +162,14 @@ def node_counts(graph, step: StepCount) -> dict[str, int]:
     return counts
 
 
-def run_elf(elf: Path, board: Board, c_name: str, blocks: np.ndarray | None, out_size: int,
-            timeout: float = TIMEOUT) -> EmulatorRun:
-    """Run an image from build_elf on ``board``'s emulator; ``blocks`` (n, in_size) feed a verify harness,
-    None runs a bench harness."""
+def run_elf_raw(elf: Path, board: Board, c_name: str, data: bytes,
+                timeout: float = TIMEOUT) -> tuple[bytes, tuple[StepCount, ...]]:
+    """Run an image from build_elf on ``board``'s emulator with ``data`` on its stdin: (its stdout, the counts
+    of each marked step)."""
     marks = _markers(elf, board, c_name)
     with tempfile.TemporaryDirectory(prefix="dietgen-emu-") as tmp:
         counts = Path(tmp) / "counts.txt"
         cmd = _command(elf, board, marks, counts)
-        data = b"" if blocks is None else np.ascontiguousarray(blocks, dtype=np.float32).tobytes()
         try:
             result = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -184,9 +183,18 @@ def run_elf(elf: Path, board: Board, c_name: str, blocks: np.ndarray | None, out
                                + (f": {reason.strip()}" if reason else ""))
         lines = counts.read_text().split("\n") if counts.exists() else []
     steps = tuple(StepCount(int(v[0]), tuple(int(x) for x in v[1:])) for v in (ln.split() for ln in lines) if v)
+    return result.stdout, steps
+
+
+def run_elf(elf: Path, board: Board, c_name: str, blocks: np.ndarray | None, out_size: int,
+            timeout: float = TIMEOUT) -> EmulatorRun:
+    """Run an image from build_elf on ``board``'s emulator; ``blocks`` (n, in_size) feed a verify harness,
+    None runs a bench harness."""
+    data = b"" if blocks is None else np.ascontiguousarray(blocks, dtype=np.float32).tobytes()
+    stdout, steps = run_elf_raw(elf, board, c_name, data, timeout)
     if blocks is None:
         return EmulatorRun(np.zeros((0, out_size), np.float32), steps, unit_of(board))
-    out = np.frombuffer(result.stdout, dtype=np.float32)
+    out = np.frombuffer(stdout, dtype=np.float32)
     if out.size != blocks.shape[0] * out_size:
         raise DietgenError(f"{elf.name} on {board.id} wrote {out.size} floats, expected "
                            f"{blocks.shape[0] * out_size}")

@@ -22,16 +22,32 @@ def find_compiler(cc: str | None = None) -> str:
     return cc
 
 
-def build_harness(src_dir: Path, name: str, out: Path, *, cc: str | None = None, opt: str = "-O2",
-                  sanitize: bool = False, extra: tuple[str, ...] = ()) -> Path:
-    """Compile the generated library in ``src_dir`` with firmware/harness/host_main.c into ``out``."""
-    cc = find_compiler(cc)
-    sources = [src_dir / f"{name}.c", src_dir / f"{name}_weights.c", *sorted((src_dir / "dietgen").glob("*.c"))]
+def library_sources(src_dir: Path, name: str, player: bool = False) -> list[Path]:
+    """The generated library's C files (with its note player when asked)."""
+    own = [f"{name}.c", f"{name}_weights.c", *([f"{name}_player.c"] if player else [])]
+    return [src_dir / f for f in own] + sorted((src_dir / "dietgen").glob("*.c"))
+
+
+def harness_defines(name: str, player: bool = False) -> list[str]:
+    """What a harness main needs to know of the model (or of its player)."""
     upper = name.upper()
-    cmd = [cc, *STRICT, opt, *(SANITIZE if sanitize else ()), *extra, f"-I{src_dir}",
-           f'-DDG_HEADER="{name}.h"', f"-DDG_INIT={name}_init", f"-DDG_STEP={name}_step",
-           f"-DDG_IN_SIZE={upper}_IN_SIZE", f"-DDG_OUT_SIZE={upper}_OUT_SIZE",
-           str(firmware() / "harness" / "host_main.c"), *map(str, sources), "-o", str(out), "-lm"]
+    if player:
+        return [f'-DDG_PLAYER_HEADER="{name}_player.h"', f"-DDG_PLAY_START={name}_play_start",
+                f"-DDG_PLAY_STEP={name}_play_step", f"-DDG_PLAY_SAMPLES={upper}_PLAY_SAMPLES"]
+    return [f'-DDG_HEADER="{name}.h"', f"-DDG_INIT={name}_init", f"-DDG_STEP={name}_step",
+            f"-DDG_IN_SIZE={upper}_IN_SIZE", f"-DDG_OUT_SIZE={upper}_OUT_SIZE"]
+
+
+def build_harness(src_dir: Path, name: str, out: Path, *, cc: str | None = None, opt: str = "-O2",
+                  sanitize: bool = False, extra: tuple[str, ...] = (), player: bool = False) -> Path:
+    """Compile the generated library in ``src_dir`` with firmware/harness/host_main.c (or, for its note
+    player, play_main.c, timing its steps) into ``out``."""
+    cc = find_compiler(cc)
+    main = firmware() / "harness" / ("play_main.c" if player else "host_main.c")
+    timing = ("-DDG_PLAY_TIMING",) if player else ()
+    cmd = [cc, *STRICT, opt, *(SANITIZE if sanitize else ()), *timing, *extra, f"-I{src_dir}",
+           *harness_defines(name, player), str(main), *map(str, library_sources(src_dir, name, player)),
+           "-o", str(out), "-lm"]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         first = next((line for line in result.stderr.splitlines() if "error" in line), result.stderr[:300])
