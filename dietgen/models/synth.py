@@ -2,8 +2,10 @@
 
 Frame-rate controls (one frame = ``hop`` samples) drive audio-rate synthesis. Both forms here, offline over a
 whole note and block by block with explicit state, compute every sample the same way, so they agree to float
-rounding: oscillator phase is carried in float64 cycles, harmonic amplitudes ramp linearly from the previous
-frame's value to the current one across each frame, and the noise is dietgen::NoiseFIR's seeded generator.
+rounding: oscillator phase is carried in float64 cycles, advanced per frame by an increment quantised to
+2^-32 cycles (dietgen::Harmonic's exact uint32 phase accumulator), harmonic amplitudes ramp linearly from the
+previous frame's value to the current one across each frame, and the noise is dietgen::NoiseFIR's seeded
+generator.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from dietgen.ops.harmonic import PHASE_ONE
 from dietgen.ops.noise_fir import noise_stream, xorshift32
 
 
@@ -42,16 +45,24 @@ def ramp(hop: int) -> Tensor:
     return (torch.arange(1, hop + 1, dtype=torch.float32) / hop).unsqueeze(-1)
 
 
+def frame_advance(f0: Tensor, hop: int, sample_rate: int) -> Tensor:
+    """Phase advance of each frame in float64 cycles: frac(f0 * hop / sample_rate) rounded to 2^-32 cycles,
+    computed as dietgen::Harmonic's kernel computes it, so the phase PyTorch accumulates is the C's to the bit."""
+    per_frame = f0.double() * hop / sample_rate
+    per_frame = per_frame - torch.floor(per_frame)
+    return torch.floor(per_frame * PHASE_ONE + 0.5) / PHASE_ONE
+
+
 def oscillators(phase0: Tensor, f0: Tensor, amps: Tensor, prev_amps: Tensor, hop: int, sample_rate: int
                 ) -> tuple[Tensor, Tensor]:
     """Harmonic audio (B, F * hop) and the phase (in cycles, float64) after the last frame.
 
     phase0 (B,) float64 cycles at the first sample; f0 (B, F) Hz, held over each frame; amps (B, F, H);
-    prev_amps (B, H): the amplitudes of the frame before the first.
+    prev_amps (B, H): the amplitudes of the frame before the first. Harmonic k is silent over a frame whose
+    k * f0 is at or above Nyquist (whatever its amplitude), so the C kernel skips it.
     """
     b, frames, harmonics = amps.shape
-    per_frame = f0.double() * hop / sample_rate
-    per_frame = per_frame - torch.floor(per_frame)
+    per_frame = frame_advance(f0, hop, sample_rate)
     starts = phase0.unsqueeze(-1) + torch.cumsum(per_frame, -1) - per_frame      # exclusive running sum
     end = starts[:, -1] + per_frame[:, -1]
     starts = starts - torch.floor(starts)
@@ -62,9 +73,25 @@ def oscillators(phase0: Tensor, f0: Tensor, amps: Tensor, prev_amps: Tensor, hop
     sines = torch.sin(2 * math.pi * (cycles - torch.floor(cycles)).float())          # (B, F, hop, H)
     before = torch.cat([prev_amps.unsqueeze(1), amps[:, :-1]], 1)
     w = ramp(hop).to(amps.device)
+    live = (f0.double().unsqueeze(-1) * k < sample_rate / 2).to(amps.dtype)         # (B, F, H)
     envelope = before.unsqueeze(2) + (amps - before).unsqueeze(2) * w                # (B, F, hop, H)
-    audio = (envelope * sines).sum(-1).reshape(b, frames * hop)
+    audio = (envelope * live.unsqueeze(2) * sines).sum(-1).reshape(b, frames * hop)
     return audio, end - torch.floor(end)
+
+
+def harmonic_bank(f0: Tensor, amps: Tensor, hop: int, sample_rate: int) -> Tensor:
+    """The oscillator bank over a whole note, from phase 0 and silence: f0 (..., F) Hz, amps (..., F, H) ->
+    (..., F * hop). Exported as the single op dietgen::Harmonic, whose kernel never holds more than one sample
+    per harmonic (the dense form here is [F x hop x H])."""
+    out_shape = (*f0.shape[:-1], f0.shape[-1] * hop)
+    if torch.onnx.is_in_onnx_export():
+        return torch.onnx.ops.symbolic("dietgen::Harmonic", (f0, amps), {"hop": hop, "sample_rate": sample_rate},
+                                       dtype=torch.float32, shape=out_shape, version=1)
+    rows_f0 = f0.reshape(-1, f0.shape[-1])
+    rows_amps = amps.reshape(-1, *amps.shape[-2:])
+    phase0 = torch.zeros(rows_f0.shape[0], dtype=torch.float64, device=f0.device)
+    audio, _ = oscillators(phase0, rows_f0, rows_amps, torch.zeros_like(rows_amps[:, 0]), hop, sample_rate)
+    return audio.reshape(out_shape)
 
 
 @functools.lru_cache(maxsize=8)
