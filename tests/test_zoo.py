@@ -140,7 +140,9 @@ def test_exported_graph_computes_the_model(exported):
         if family == "ddsp":
             low, high = {"f0": (60, 1500), "loudness": (-90, 0), "z": (-2, 2)}[name]
             feeds[name] = rng.uniform(low, high, shape)
-        else:    # one-hot conditioning (and mu-law samples for WaveNet), as the exported inputs expect
+        elif family == "wavenet" and name == "x":    # mu-law codes, as floats
+            feeds[name] = rng.integers(0, 256, shape)
+        else:    # one-hot conditioning, as the exported inputs expect
             feeds[name] = np.eye(shape[1])[rng.integers(0, shape[1], shape[2:] or (1,))].T.reshape(shape)
         feeds[name] = feeds[name].astype(np.float32)
     want = module(*(torch.from_numpy(feeds[n]) for n in compiled.graph.inputs)).detach().numpy()

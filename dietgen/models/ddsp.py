@@ -9,8 +9,6 @@ DDSP is conditioned on f0 and loudness only; ``num_instruments`` is accepted so 
 same dataset arguments."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -20,8 +18,8 @@ from dietgen.errors import DietgenError
 from dietgen.models import architecture
 from dietgen.models.base import HOP, AudioModel, crop_pair, f0_feature, loudness_feature
 from dietgen.models.losses import multiscale_spectral_loss
-from dietgen.models.synth import (NoiseState, exp_sigmoid, harmonic_amplitudes, impulse_response_matrix,
-                                  noise_for, oscillators, ramp)
+from dietgen.models.synth import (NoiseState, exp_sigmoid, harmonic_amplitudes, harmonic_bank,
+                                  impulse_response_matrix, noise_for, oscillators)
 
 
 def mlp(width_in: int, width: int, layers: int) -> nn.Sequential:
@@ -174,7 +172,8 @@ class DDSP(AudioModel):
 
 
 class DDSPExport(nn.Module):
-    """The whole note in float32 ops the frontend supports, plus dietgen::NoiseFIR for the noise."""
+    """The whole note: the network in float32 ops the frontend supports, the oscillator bank as dietgen::Harmonic
+    and the noise as dietgen::NoiseFIR (synthesis ops whose streamed C carries phase and tails)."""
 
     def __init__(self, model: DDSP):
         super().__init__()
@@ -183,18 +182,7 @@ class DDSPExport(nn.Module):
     def forward(self, f0: Tensor, loudness: Tensor, z: Tensor | None = None) -> Tensor:
         m, hop, sr = self.model, self.model.hop, self.model.sample_rate
         amps, ir, _ = m.controls(f0, loudness, z)
-        # Phase in cycles, wrapped per frame and again after the running sum to stay small in float32.
-        per_frame = f0 * (hop / sr)
-        per_frame = per_frame - torch.floor(per_frame)
-        starts = torch.cumsum(per_frame, -1) - per_frame
-        starts = starts - torch.floor(starts)
-        n = torch.arange(hop, dtype=torch.float32) / sr
-        theta = starts.unsqueeze(-1) + f0.unsqueeze(-1) * n
-        cycles = theta.unsqueeze(-1) * torch.arange(1, m.harmonics + 1, dtype=torch.float32)
-        sines = torch.sin((2 * math.pi) * (cycles - torch.floor(cycles)))
-        before = nn.functional.pad(amps, (0, 0, 1, 0))[:, :-1]
-        envelope = before.unsqueeze(2) + (amps - before).unsqueeze(2) * ramp(hop)
-        harmonic = (envelope * sines).sum(-1).reshape(f0.shape[0], -1)
+        harmonic = harmonic_bank(f0, amps, hop, sr)
         if torch.onnx.is_in_onnx_export():
             noise = torch.onnx.ops.symbolic("dietgen::NoiseFIR", (ir,), {"hop": hop, "seed": m.seed},
                                             dtype=torch.float32, shape=(f0.shape[0], f0.shape[1] * hop),
@@ -204,9 +192,12 @@ class DDSPExport(nn.Module):
         dry = harmonic + noise
         if m.reverb is None:
             return dry
-        taps = m.reverb.shape[0]
-        wet = nn.functional.conv1d(nn.functional.pad(dry.unsqueeze(1), (taps - 1, 0)), m.reverb.flip(0).view(1, 1, -1))
-        return dry + wet[:, 0]
+        if torch.onnx.is_in_onnx_export():
+            # dietgen::CausalFIR: streamed by partitioned FFT convolution, so the learned response costs a
+            # fraction of its length per sample
+            return dry + torch.onnx.ops.symbolic("dietgen::CausalFIR", (dry, m.reverb), {}, dtype=torch.float32,
+                                                 shape=tuple(dry.shape), version=1)
+        return m.reverberate(dry)
 
 
 class DDSPStream(nn.Module):

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
+from dietgen.control import Control
 from dietgen.models import architecture
 from dietgen.models.base import HOP, PITCHES, VELOCITIES, AudioModel, f0_feature, loudness_feature
+from dietgen.ops.noise_fir import xorshift32
 
 CLASSES = 256
 
@@ -26,6 +29,44 @@ def mu_law_decode(codes: Tensor, classes: int = CLASSES) -> Tensor:
     mu = classes - 1
     y = codes.float() / mu * 2 - 1
     return torch.sign(y) * torch.expm1(y.abs() * math.log1p(mu)) / mu
+
+
+def mu_law_decode_np(codes, classes: int = CLASSES) -> np.ndarray:
+    """mu_law_decode in numpy, in float32 step for step as it and the C runtime's dg_mulaw_decode compute it.
+    expm1 goes through float64 to come out correctly rounded, as torch's does (numpy's and C libraries' float32
+    expm1 may be an ulp off)."""
+    mu = np.float32(classes - 1)
+    y = np.asarray(codes).astype(np.float32) / mu * np.float32(2) - np.float32(1)
+    scaled = np.abs(y) * np.float32(math.log1p(classes - 1))
+    magnitude = np.expm1(scaled.astype(np.float64)).astype(np.float32) / mu
+    return np.where(y < 0, -magnitude, magnitude).astype(np.float32)
+
+
+def sample_reference(logits, temperature: float, rng_state: int):
+    """What the C runtime's dg_sample_categorical draws, in float32 with its order of summation: for one row of
+    logits (classes,), (code, next rng state, margin); for rows (T, classes), drawn in order from one
+    generator, (codes (T,), next state, margins (T,)).
+
+    The margin is the distance from u * sum to the nearest running-sum boundary the search compares it with,
+    relative to the sum: C's expf and numpy's exp may differ in the last bit, so where the margin is within a
+    few float32 roundings (below 1e-5, say) the two may pick neighbouring classes."""
+    rows = np.asarray(logits, dtype=np.float32)
+    single = rows.ndim == 1
+    inv_t = np.float32(1) / np.float32(temperature)
+    state = int(rng_state)
+    codes, margins = [], []
+    for row in np.atleast_2d(rows):
+        state = xorshift32(state, 1)[1]
+        running = np.cumsum(np.exp((row - row.max()) * inv_t), dtype=np.float32)    # sequential, as in C
+        total = running[-1]
+        target = np.float32((state >> 8) * 2.0 ** -24) * total
+        above = np.flatnonzero(running[:-1] > target)
+        codes.append(int(above[0]) if above.size else len(row) - 1)
+        gaps = np.abs(running[:-1].astype(np.float64) - float(target))
+        margins.append(float(gaps.min() / total) if gaps.size else math.inf)
+    if single:
+        return codes[0], state, margins[0]
+    return np.array(codes, dtype=np.int64), state, np.array(margins)
 
 
 def dilations(layers: int, cycle: int) -> list[int]:
@@ -74,7 +115,7 @@ class WaveNet(AudioModel):
         self.pitch = nn.Embedding(PITCHES, embed)
         self.velocity = nn.Embedding(VELOCITIES, embed)
         self.instrument = nn.Embedding(num_instruments, embed)
-        self.input = nn.Embedding(CLASSES, residual)    # a 1x1 convolution over the one-hot input, stored lean
+        self.input = nn.Embedding(CLASSES, residual)    # a 1x1 convolution over the codes' one-hot, as a lookup
         local_channels = 2 if local else 0
         self.blocks = nn.ModuleList(Block(residual, skip, d, 3 * embed, local_channels)
                                     for d in dilations(layers, cycle))
@@ -135,9 +176,42 @@ class WaveNet(AudioModel):
     def streaming(self):
         return WaveNetStream(self)
 
+    def control(self):
+        # one sample per step, the sampled class fed back; local conditioning (f0, loudness features) has no
+        # note role yet, so a model with it is refused by the player
+        return Control({"x": "code", "pitch": "onehot_pitch", "velocity": "onehot_velocity",
+                        "instrument": "onehot_instrument"}, "logits", 1, reset_per_note=True,
+                       start_code=CLASSES // 2)
+
+    def sample_notes(self, performance, seed: int, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, margins) per step: each note sampled from a fresh stream, the sampled class fed back, with
+        the C player's generator (sample_reference) carried across notes; steps outside notes are code -1."""
+        codes = np.full(performance.steps, -1, np.int64)
+        margins = np.full(performance.steps, np.inf)
+        state = seed
+        stream = self.streaming()
+        with torch.no_grad():
+            for n in performance.notes:
+                batch = {"pitch": torch.tensor([n.pitch]), "velocity": torch.tensor([n.velocity]),
+                         "instrument": torch.tensor([n.instrument]), "audio": torch.zeros(1, n.off - n.on)}
+                caches = stream.initial_state(batch)
+                code = CLASSES // 2
+                for t in range(n.on, n.off):
+                    logits, caches = stream({"codes": torch.tensor([[code]])}, caches)
+                    code, state, margins[t] = sample_reference(logits[0, :, 0].numpy(), temperature, state)
+                    codes[t] = code
+        return codes, margins
+
+    def perform(self, performance, seed, temperature):
+        """Sampled sample by sample (slow in Python: every sample runs every layer) and mu-law decoded;
+        silence between notes."""
+        codes, _ = self.sample_notes(performance, seed, temperature)
+        audio = np.where(codes >= 0, mu_law_decode_np(np.maximum(codes, 0)), 0.0).astype(np.float32)
+        return torch.from_numpy(audio)
+
     def export_module(self):
         t = self.config["export_length"]
-        shapes = {"x": (1, CLASSES, t), "pitch": (1, PITCHES), "velocity": (1, VELOCITIES),
+        shapes = {"x": (1, t), "pitch": (1, PITCHES), "velocity": (1, VELOCITIES),
                   "instrument": (1, self.num_instruments)}
         if self.config["local"]:
             shapes["local"] = (1, 2, t)
@@ -145,8 +219,10 @@ class WaveNet(AudioModel):
 
 
 class WaveNetExport(nn.Module):
-    """Teacher-forced logits over a window, from float inputs: one-hot mu-law samples (1, 256, T) and one-hot
-    pitch, velocity and instrument (the embeddings become products with constant matrices)."""
+    """Teacher-forced logits over a window, from float inputs: mu-law codes (1, T) as floats, looked up in the
+    input embedding by dietgen::Embedding (per sample, so a table read rather than a 256-wide one-hot product),
+    and one-hot pitch, velocity and instrument (once per note: the embeddings become products with constant
+    matrices)."""
 
     def __init__(self, model: WaveNet):
         super().__init__()
@@ -155,8 +231,12 @@ class WaveNetExport(nn.Module):
     def forward(self, x, pitch, velocity, instrument, local=None):
         m = self.model
         g = torch.cat([pitch @ m.pitch.weight, velocity @ m.velocity.weight, instrument @ m.instrument.weight], -1)
-        h = (x.transpose(1, 2) @ m.input.weight).transpose(1, 2)
-        return m.network(h, g, local)
+        if torch.onnx.is_in_onnx_export():
+            h = torch.onnx.ops.symbolic("dietgen::Embedding", (x, m.input.weight), {}, dtype=torch.float32,
+                                        shape=(*x.shape, m.input.embedding_dim), version=1)
+        else:
+            h = m.input(x.long())
+        return m.network(h.transpose(1, 2), g, local)
 
 
 class WaveNetStream(nn.Module):
