@@ -171,12 +171,36 @@ def _measure(graph: Graph, c_name: str, board: Board) -> tuple[int, int] | str:
             return f"{exc.message.replace(tmp + '/', '')}: flash and stack estimated"
 
 
+# The note player's sampling of a class per step (dg_sample_categorical): per class one expf and a few
+# adds and compares over two passes. expf is costed as the core's fused sigmoid (an expf and a division), the
+# closest calibrated figure; the passes as these instructions per class.
+SAMPLING_PASS_INSTRUCTIONS = 8
+SAMPLING = "sampling (player)"
+
+
+def _sampling_count(graph: Graph, table: dict) -> float:
+    """What the player adds per step when the model's output is sampled, in the table's unit."""
+    control = (graph.meta.get("control") or {}).get("control") or {}
+    if control.get("output") != "logits":
+        return 0.0
+    classes = graph.tensors[graph.outputs[0]].size
+    per_class = table["fn"].get("DG_F_SIGMOID", max(table["fn"].values(), default=0.0))
+    return classes * (per_class + SAMPLING_PASS_INSTRUCTIONS)
+
+
 def _cycles(graph: Graph, board: Board) -> tuple[float, dict[str, float]] | str:
-    """Cycles per step (total, per node) from the per-core cost model, or why there are none."""
-    from dietgen.cost import block_cycles, has_cost_table
+    """Cycles per step (total, per node, and the player's sampling when the output is sampled) from the
+    per-core cost model, or why there are none."""
+    from dietgen.cost import block_cycles, cost_table, has_cost_table
     if not has_cost_table(board.core):
         return f"no cost table for {board.core} (dietgen calibrate makes one): time per block unknown"
-    return block_cycles(graph, board)
+    total, per_node = block_cycles(graph, board)
+    table = cost_table(board.core)
+    sampling = _sampling_count(graph, table) * (table.get("cycles_per_instruction", 1.0)
+                                                if table["unit"] == "instructions" else 1.0)
+    if sampling:
+        per_node = {**per_node, SAMPLING: sampling}
+    return total + sampling, per_node
 
 
 def check(model: Any = None, board: str | Board = "nano33ble", *, shapes=None, compiled: Compiled | None = None,

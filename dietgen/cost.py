@@ -131,7 +131,8 @@ def calibration_models() -> list[tuple[str, Callable, dict, Any]]:
     import torch
     from torch import nn
 
-    from dietgen.models.synth import noise_for
+    from dietgen.models.synth import harmonic_bank, noise_for
+    from dietgen.ops.causal_fir import causal_fir
 
     class Gated(nn.Module):
         def __init__(self, c, d):
@@ -193,11 +194,13 @@ def calibration_models() -> list[tuple[str, Callable, dict, Any]]:
 
     class Synth(nn.Module):
         """Frame controls to audio with the signal ops of a sinusoidal-plus-noise synthesizer: phase
-        accumulation, sines, envelopes, reductions and dietgen::NoiseFIR."""
+        accumulation, sines, envelopes and reductions written out in ONNX ops, and the synthesis ops of the
+        dietgen domain (Harmonic, NoiseFIR, and CausalFIR for a reverb of ``reverb`` taps)."""
 
-        def __init__(self, frames, hop, harmonics, taps):
+        def __init__(self, frames, hop, harmonics, taps, reverb):
             super().__init__()
             self.hop, self.harmonics, self.taps = hop, harmonics, taps
+            self.reverb = nn.Parameter(torch.randn(reverb) * 0.01)
             self.pre = nn.Linear(2, 8)
             self.norm = nn.LayerNorm(8)
             self.gru = nn.GRU(8, 8, batch_first=True)
@@ -222,8 +225,13 @@ def calibration_models() -> list[tuple[str, Callable, dict, Any]]:
                                                 version=1)
             else:
                 noise = noise_for(ir, self.hop, 7)
-            dry = harmonic + noise
-            return dry + nn.functional.pad(dry, (3, 0))[:, :-3]
+            dry = harmonic + harmonic_bank(f0, amps.abs(), self.hop, 16000) + noise
+            if torch.onnx.is_in_onnx_export():
+                wet = torch.onnx.ops.symbolic("dietgen::CausalFIR", (dry, self.reverb), {}, dtype=torch.float32,
+                                              shape=tuple(dry.shape), version=1)
+            else:
+                wet = torch.from_numpy(causal_fir(dry.detach().numpy(), self.reverb.detach().numpy()))
+            return dry + wet + nn.functional.pad(dry, (3, 0))[:, :-3]
 
     class Centred(nn.Module):
         """A centred convolution summed with its input (its lookahead delays the other branch), then a causal
@@ -253,9 +261,9 @@ def calibration_models() -> list[tuple[str, Callable, dict, Any]]:
             ("embedded-12", lambda: Embedded(3, 12, 6, 8), {"x": (1, 3, 2)}, offline),
             ("embedded-20", lambda: Embedded(4, 20, 8, 16), {"x": (1, 4, 2)}, offline),
             ("embedded-32", lambda: Embedded(4, 32, 16, 16), {"x": (1, 4, 2)}, offline),
-            ("synth-4", lambda: Synth(3, 8, 4, 5), {"f0": (1, 3), "loudness": (1, 3)}, offline),
-            ("synth-6", lambda: Synth(4, 16, 6, 9), {"f0": (1, 4), "loudness": (1, 4)}, offline),
-            ("synth-8", lambda: Synth(6, 32, 8, 17), {"f0": (1, 6), "loudness": (1, 6)}, offline),
+            ("synth-4", lambda: Synth(3, 8, 4, 5, 12), {"f0": (1, 3), "loudness": (1, 3)}, offline),
+            ("synth-6", lambda: Synth(4, 16, 6, 9, 40), {"f0": (1, 4), "loudness": (1, 4)}, offline),
+            ("synth-8", lambda: Synth(6, 32, 8, 17, 100), {"f0": (1, 6), "loudness": (1, 6)}, offline),
             ("gated-4-step1", lambda: Gated(4, 1), {"x": (1, 1, 16)}, StreamSpec(1)),
             ("gated-10-step1", lambda: Gated(10, 8), {"x": (1, 1, 32)}, StreamSpec(1)),
             ("gated-16-step8", lambda: Gated(16, 4), {"x": (1, 1, 32)}, StreamSpec(8)),
@@ -265,8 +273,10 @@ def calibration_models() -> list[tuple[str, Callable, dict, Any]]:
             ("decoder-8-step2", lambda: Decoder(8, 4), {"z": (1, 8, 8)}, StreamSpec(2)),
             ("centred-4-step1", lambda: Centred(4), {"x": (1, 1, 16)}, StreamSpec(1)),
             ("centred-12-step4", lambda: Centred(12), {"x": (1, 1, 16)}, StreamSpec(4)),
-            ("synth-4-step1", lambda: Synth(3, 8, 4, 5), {"f0": (1, 3), "loudness": (1, 3)}, StreamSpec(1)),
-            ("synth-6-step2", lambda: Synth(4, 16, 6, 9), {"f0": (1, 4), "loudness": (1, 4)}, StreamSpec(2))]
+            # reverbs streamed by partitioned FFT (blocks of 8 and 32 samples) and directly (12: no partition)
+            ("synth-4-step1", lambda: Synth(3, 8, 4, 5, 60), {"f0": (1, 3), "loudness": (1, 3)}, StreamSpec(1)),
+            ("synth-6-step2", lambda: Synth(4, 16, 6, 9, 200), {"f0": (1, 4), "loudness": (1, 4)}, StreamSpec(2)),
+            ("synth-5-step1", lambda: Synth(4, 12, 5, 7, 50), {"f0": (1, 4), "loudness": (1, 4)}, StreamSpec(1))]
 
 
 def calibration_boards(cores: tuple[str, ...] | None = None) -> dict[str, Board]:

@@ -10,6 +10,8 @@ from dietgen.control import Control, NoteFacts, default_envelope
 from dietgen.errors import DietgenError
 from dietgen.ir import Graph
 
+# The runtime files the player itself calls (the note grid and envelope; the sampler of sampled models).
+PLAYER_KERNELS = ("control", "sample")
 NOTE_ROLES = {"onehot_pitch": "pitch", "onehot_velocity": "velocity", "onehot_instrument": "instrument"}
 
 
@@ -37,6 +39,10 @@ def check_playable(graph: Graph, control: Control) -> None:
                            f"{control.step_samples}; export with the model's natural block")
     if control.output == "logits" and control.step_samples != 1:
         raise DietgenError(f"{graph.name}: a sampled model plays one sample per step")
+
+
+def player_kernels(sampled: bool) -> set[str]:
+    return set(PLAYER_KERNELS) if sampled else {"control"}
 
 
 def player_values(graph: Graph, control: Control, facts: NoteFacts, io: list[dict]) -> dict:

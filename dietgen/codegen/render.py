@@ -10,7 +10,7 @@ import numpy as np
 
 from dietgen import __version__
 from dietgen.codegen.context import EmitContext, c_float, c_int
-from dietgen.codegen.player import player_values
+from dietgen.codegen.player import player_kernels, player_values
 from dietgen.control import Control, NoteFacts
 from dietgen.errors import DietgenError
 from dietgen.ir import Graph, TensorKind, c_identifier, unique_c_names
@@ -125,7 +125,7 @@ def render(graph: Graph) -> dict[str, str]:
     if player is not None:
         files[f"{name}_player.h"] = env.get_template("c/player.h.j2").render({**values, **player})
         files[f"{name}_player.c"] = env.get_template("c/player.c.j2").render({**values, **player})
-        kernels |= {"control", "sample"} if player["sampled"] else {"control"}
+        kernels |= player_kernels(player["sampled"])
     runtime = firmware()
     for kernel in sorted(kernels):
         files[f"dietgen/{kernel}.h"] = (runtime / "include" / "dietgen" / f"{kernel}.h").read_text()
