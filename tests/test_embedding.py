@@ -3,8 +3,6 @@ has no such op, so tests/test_ops.py leaves dietgen-domain ops out), codes out o
 streaming along the codes' last axis, and WaveNet's export reading its mu-law codes through it."""
 from __future__ import annotations
 
-import shutil
-import subprocess
 
 import numpy as np
 import onnx
@@ -19,8 +17,6 @@ from dietgen.ops import Rand, get_op
 from dietgen.ops.embedding import class_indices
 from dietgen.passes.stream import StreamSpec
 from dietgen.pipeline import compile_model
-from dietgen.resources import firmware
-from dietgen.toolchain.host import STRICT
 from dietgen.verify import run_c, verify
 
 SPEC = get_op("Embedding", "dietgen")
@@ -121,19 +117,3 @@ def test_wavenet_export_reads_codes_through_the_table():
     feeds = {"x": codes.numpy(), **{n: c.numpy() for n, c in zip(("pitch", "velocity", "instrument"), conditioning)}}
     got = run_c(compiled, feeds)[compiled.graph.outputs[0]]
     assert np.abs(got - want.numpy()).max() <= 1e-4 * np.sqrt(np.mean(want.numpy() ** 2))
-
-
-CROSS = {"gcc": [], "clang": [], "arm-none-eabi-gcc": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard",
-                                                       "-mfpu=fpv4-sp-d16"],
-         "avr-gcc": ["-mmcu=atmega2560"]}
-
-
-@pytest.mark.parametrize("cc", CROSS)
-def test_kernel_compiles_strict_everywhere(cc, tmp_path):
-    if shutil.which(cc) is None:
-        pytest.skip(f"{cc} is not installed")
-    for opt in ("-O0", "-O2", "-Os"):
-        result = subprocess.run([cc, *STRICT, opt, *CROSS[cc], f"-I{firmware() / 'include'}", "-c",
-                                 str(firmware() / "src" / "embedding.c"), "-o", str(tmp_path / "embedding.o")],
-                                capture_output=True, text=True)
-        assert result.returncode == 0, f"{cc} {opt}:\n{result.stderr}"

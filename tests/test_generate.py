@@ -237,3 +237,31 @@ def test_make_demo_ends_with_a_wav_and_a_comparison_plot(root, tmp_path):
     assert result.exit_code == 0, result.output
     assert "spectral distance" in result.output and "real-time factor" in result.output
     assert wav.stat().st_size > 44 and wav.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+# -- budgets of generation as it runs ---------------------------------------------------------------------------------
+def test_ddsp_tiny_runs_in_32_kib_and_in_real_time_on_a_nano_33_ble(root):
+    """The synthesizer streams: one frame's arena plus the carried state, not a window of [harmonics x
+    samples] tensors (242 KiB before); and the cost model's time per frame is under the frame's 10 ms."""
+    from dietgen.budget import check
+    compiled = compile_model(example(root, "ddsp"))
+    plan = compiled.graph.meta["plan"]
+    assert plan.arena_bytes + plan.all_state_bytes <= 32 * 1024
+    ops = {n.op_type for n in compiled.graph.nodes}
+    assert {"HarmonicStream", "NoiseFIRStream"} <= ops and not ops & {"Sin", "Floor"}
+    report = check(compiled=compiled, board="nano33ble", measure=False)
+    assert report.ok and report.time.used < report.time.limit
+
+
+def test_the_budget_counts_wavenet_sampling_per_sample(root):
+    """Generation as it runs: one sample per step, and per step the player's draw over 256 classes besides the
+    network."""
+    from dietgen.boards import get_board
+    from dietgen.budget import SAMPLING, check
+    from dietgen.cost import block_cycles
+    report = check(example(root, "wavenet"), board="rpi4", measure=False)
+    assert report.block == 1
+    network, _ = block_cycles(report.graph, get_board("rpi4"))
+    sampling = report.time.parts["cycles"] - network
+    assert sampling > 256 * 8 * 0.7                 # classes x (an expf + the passes) x cycles per instruction
+    assert SAMPLING in dict(report.time.layers)     # named where the time goes

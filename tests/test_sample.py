@@ -3,7 +3,6 @@ it draws against the float32 Python reference, their distribution against the so
 decoding against the PyTorch model's."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import numpy as np
@@ -137,19 +136,3 @@ def test_mulaw_decode_is_the_models(sampler):
     assert np.all(np.abs(got - want) <= np.spacing(np.abs(want))), np.abs(got - want).max()
     print(f"dg_mulaw_decode: {np.count_nonzero(got != want)} of {CLASSES} codes an ulp from torch's")
     assert got[0] == -1 and got[-1] == 1
-
-
-CROSS = {"gcc": [], "clang": [], "arm-none-eabi-gcc": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard",
-                                                       "-mfpu=fpv4-sp-d16"],
-         "avr-gcc": ["-mmcu=atmega2560"]}
-
-
-@pytest.mark.parametrize("cc", CROSS)
-def test_sample_compiles_strict_everywhere(cc, tmp_path):
-    if shutil.which(cc) is None:
-        pytest.skip(f"{cc} is not installed")
-    for opt in ("-O0", "-O2", "-Os"):
-        result = subprocess.run([cc, *STRICT, opt, *CROSS[cc], f"-I{firmware() / 'include'}", "-c",
-                                 str(firmware() / "src" / "sample.c"), "-o", str(tmp_path / "sample.o")],
-                                capture_output=True, text=True)
-        assert result.returncode == 0, f"{cc} {opt}:\n{result.stderr}"

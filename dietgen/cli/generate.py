@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from dietgen.cli.common import MODEL_HELP, cli
-from dietgen.errors import DietgenError, DietgenUsageError
+from dietgen.errors import DietgenUsageError
 
 
 def _writable(path: Path, what: str) -> None:
