@@ -3,8 +3,6 @@
 uint32 phase accumulator keeps a long note from drifting."""
 from __future__ import annotations
 
-import shutil
-import subprocess
 
 import numpy as np
 import onnx
@@ -20,8 +18,6 @@ from dietgen.ops import Rand, get_op
 from dietgen.ops.harmonic import harmonic
 from dietgen.passes.stream import StreamSpec
 from dietgen.pipeline import compile_model
-from dietgen.resources import firmware
-from dietgen.toolchain.host import STRICT
 from dietgen.verify import compare, run_c
 
 SR = 16000
@@ -180,6 +176,20 @@ def test_a_hundred_harmonics_in_phase_stay_exact(tmp_path):
     assert rel_err(want, got) <= 2e-5
 
 
+def test_harmonics_on_and_just_below_nyquist(tmp_path):
+    """f0 putting harmonic k exactly on Nyquist (silent) or one float step below it (playing at full amplitude,
+    where a rotation's rounding matters most), in frames that start off phase 0: the live harmonics are those of
+    the float64 synthesizer to the last one, and the fastest phasors stay as exact as the slowest."""
+    on = np.array([SR / 2 / k for k in (1, 2, 3, 5, 7, 11)], np.float32)
+    below = np.nextafter(on, np.float32(0))
+    f0 = np.stack([np.tile(np.stack([on, below], 1).ravel(), 3), np.tile(np.stack([below, on], 1).ravel(), 3)])
+    amps = np.ones((2, f0.shape[1], 12), np.float32)
+    want = float64_oscillators(f0, amps, 160, SR)
+    compiled = compile_model(harmonic_model(f0.shape, 12, 160, SR), name="edge")
+    got = run_c(compiled, {"f0": f0, "amps": amps}, workdir=tmp_path)["y"]
+    assert rel_err(want, got) <= 2e-5
+
+
 def test_refuses_what_it_cannot_run_or_stream():
     with pytest.raises(DietgenError, match="hop=0"):
         compile_model(harmonic_model((1, 4), 3, 0, SR))
@@ -202,19 +212,3 @@ def test_refuses_what_it_cannot_run_or_stream():
 
     with pytest.raises(DietgenError, match="lookahead"):
         compile_model(Lookahead(), {"f0": (1, 6), "amps": (1, 6, 3)}, stream=StreamSpec(1, {"f0": 1, "amps": 1}))
-
-
-CROSS = {"gcc": [], "clang": [], "arm-none-eabi-gcc": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard",
-                                                       "-mfpu=fpv4-sp-d16"],
-         "avr-gcc": ["-mmcu=atmega2560"]}
-
-
-@pytest.mark.parametrize("cc", CROSS)
-def test_kernel_compiles_strict_everywhere(cc, tmp_path):
-    if shutil.which(cc) is None:
-        pytest.skip(f"{cc} is not installed")
-    for opt in ("-O0", "-O2", "-Os"):
-        result = subprocess.run([cc, *STRICT, opt, *CROSS[cc], f"-I{firmware() / 'include'}", "-c",
-                                 str(firmware() / "src" / "harmonic.c"), "-o", str(tmp_path / "harmonic.o")],
-                                capture_output=True, text=True)
-        assert result.returncode == 0 and not result.stderr, f"{cc} {opt}:\n{result.stderr}"

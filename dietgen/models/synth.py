@@ -45,12 +45,12 @@ def ramp(hop: int) -> Tensor:
     return (torch.arange(1, hop + 1, dtype=torch.float32) / hop).unsqueeze(-1)
 
 
-def frame_advance(f0: Tensor, hop: int, sample_rate: int) -> Tensor:
-    """Phase advance of each frame in float64 cycles: frac(f0 * hop / sample_rate) rounded to 2^-32 cycles,
-    computed as dietgen::Harmonic's kernel computes it, so the phase PyTorch accumulates is the C's to the bit."""
-    per_frame = f0.double() * hop / sample_rate
-    per_frame = per_frame - torch.floor(per_frame)
-    return torch.floor(per_frame * PHASE_ONE + 0.5) / PHASE_ONE
+def sample_step(f0: Tensor, sample_rate: int) -> Tensor:
+    """Phase step per sample of each frame in float64 cycles: frac(f0 / sample_rate) rounded to 2^-32 cycles,
+    as dietgen::Harmonic's kernel computes it, so the phase PyTorch accumulates is the C's to the bit."""
+    per_sample = f0.double() / sample_rate
+    per_sample = per_sample - torch.floor(per_sample)
+    return torch.floor(per_sample * PHASE_ONE + 0.5) / PHASE_ONE
 
 
 def oscillators(phase0: Tensor, f0: Tensor, amps: Tensor, prev_amps: Tensor, hop: int, sample_rate: int
@@ -62,12 +62,14 @@ def oscillators(phase0: Tensor, f0: Tensor, amps: Tensor, prev_amps: Tensor, hop
     k * f0 is at or above Nyquist (whatever its amplitude), so the C kernel skips it.
     """
     b, frames, harmonics = amps.shape
-    per_frame = frame_advance(f0, hop, sample_rate)
+    step = sample_step(f0, sample_rate)
+    per_frame = hop * step
+    per_frame = per_frame - torch.floor(per_frame)
     starts = phase0.unsqueeze(-1) + torch.cumsum(per_frame, -1) - per_frame      # exclusive running sum
     end = starts[:, -1] + per_frame[:, -1]
     starts = starts - torch.floor(starts)
     n = torch.arange(hop, dtype=torch.float64, device=f0.device)
-    theta = starts.unsqueeze(-1) + f0.double().unsqueeze(-1) * n / sample_rate       # (B, F, hop) cycles
+    theta = starts.unsqueeze(-1) + step.unsqueeze(-1) * n                             # (B, F, hop) cycles
     k = torch.arange(1, harmonics + 1, dtype=torch.float64, device=f0.device)
     cycles = theta.unsqueeze(-1) * k
     sines = torch.sin(2 * math.pi * (cycles - torch.floor(cycles)).float())          # (B, F, hop, H)

@@ -1,13 +1,13 @@
 """dietgen::Harmonic: DDSP's bank of harmonic oscillators, one op instead of dense [frames x hop x harmonics] sines.
 
 Input 0: f0 (..., frames) in Hz, held over each frame of ``hop`` samples; input 1: harmonic amplitudes
-(..., frames, harmonics). Output (..., frames * hop). Phase is in cycles: the frame's advance is
-frac(f0 * hop / sample_rate) rounded to 2^-32 cycles (the C kernel carries the phase in an exact uint32
-accumulator, so a long note does not drift), the phase at a frame's first sample is the wrapped running sum of
-the earlier frames' advances, and within the frame theta(n) = start + f0 * n / sample_rate. Harmonic k plays
-sin(2 pi frac(k theta)) with an amplitude ramping linearly from the previous frame's value (0 before the first
-frame) to this frame's: prev + (a - prev) (n + 1) / hop. It is silent over a frame where k f0 >= sample_rate / 2.
-dietgen.models.synth.oscillators is the same synthesizer in PyTorch.
+(..., frames, harmonics). Output (..., frames * hop). Phase is in cycles, on the grid of 2^-32 cycles the C
+kernel's uint32 phase accumulators count exactly (so a long note does not drift): a frame's per-sample step is
+frac(f0 / sample_rate) rounded to 2^-32, its first sample's phase the wrapped sum of the earlier frames'
+hop * step, and theta(n) = start + n * step. Harmonic k plays sin(2 pi frac(k theta)) with an amplitude ramping
+linearly from the previous frame's value (0 before the first frame) to this frame's: prev + (a - prev) (n + 1) /
+hop. It is silent over a frame where k f0 >= sample_rate / 2. dietgen.models.synth.oscillators is the same
+synthesizer in PyTorch.
 """
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ DOMAIN = "dietgen"
 PHASE_ONE = 2.0 ** 32    # one cycle of the uint32 phase accumulator
 
 
-def frame_advance(f0: np.ndarray, hop: int, sample_rate: int) -> np.ndarray:
-    """Each frame's phase advance in float64 cycles, a multiple of 2^-32 (as the kernel computes it)."""
-    per_frame = f0.astype(np.float64) * hop / sample_rate
-    return np.floor((per_frame - np.floor(per_frame)) * PHASE_ONE + 0.5) / PHASE_ONE
+def sample_step(f0: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Each frame's phase step per sample in float64 cycles, a multiple of 2^-32 (as the kernel computes it)."""
+    per_sample = f0.astype(np.float64) / sample_rate
+    return np.floor((per_sample - np.floor(per_sample)) * PHASE_ONE + 0.5) / PHASE_ONE
 
 
 def harmonic(f0: np.ndarray, amps: np.ndarray, hop: int, sample_rate: int) -> np.ndarray:
@@ -31,10 +31,11 @@ def harmonic(f0: np.ndarray, amps: np.ndarray, hop: int, sample_rate: int) -> np
     harmonics = amps.shape[-1]
     f = f0.reshape(-1, frames).astype(np.float64)
     a = amps.reshape(-1, frames, harmonics).astype(np.float64)
-    advance = frame_advance(f, hop, sample_rate)
+    step = sample_step(f, sample_rate)
+    advance = hop * step
     starts = np.cumsum(advance, -1) - advance
     starts -= np.floor(starts)
-    theta = starts[..., None] + f[..., None] * np.arange(hop) / sample_rate          # (rows, frames, hop)
+    theta = starts[..., None] + step[..., None] * np.arange(hop)                      # (rows, frames, hop)
     before = np.concatenate([np.zeros_like(a[:, :1]), a[:, :-1]], 1)
     ramp = np.arange(1, hop + 1) / hop
     out = np.zeros_like(theta)
