@@ -40,7 +40,7 @@ from dietgen.cost import block_counts
 from dietgen.frontend.onnx_model import OPSET
 from dietgen.ir import TensorKind
 from dietgen.ops import get_op
-from dietgen.ops.causal_fir import causal_fir, partition, partition_spectra, twiddles
+from dietgen.ops.causal_fir import causal_fir, partition, partition_spectra, radices, twiddles
 from dietgen.passes.stream import StreamSpec
 from dietgen.pipeline import compile_model
 from dietgen.resources import firmware
@@ -69,6 +69,7 @@ static float *load(const char *path, long count)
 
 static int upols;
 static const float *h, *spectra, *tw;
+static dg_int radices[32];
 static float *ring, *history, *fdl, *work;
 static dg_int pos;
 static dg_int taps, partition, parts;
@@ -76,7 +77,7 @@ static dg_int taps, partition, parts;
 static void step(const float *in, float *out)
 {
     if (upols)
-        dg_causal_fir_upols(in, spectra, tw, out, history, fdl, &pos, work, 1, BLOCK, partition, parts);
+        dg_causal_fir_upols(in, spectra, tw, radices, out, history, fdl, &pos, work, 1, BLOCK, partition, parts);
     else
         dg_causal_fir_stream(in, h, out, ring, &pos, 1, BLOCK, taps);
 }
@@ -88,14 +89,14 @@ __attribute__((noinline, noclone)) void bench_steps(const float *in, float *out,
         step(in + i * BLOCK, out + i * BLOCK);
 }
 
-/* usage: main direct|upols DIR TAPS PARTITION PARTS WARMUP STEPS */
+/* usage: main direct|upols DIR TAPS PARTITION PARTS WARMUP STEPS TWIDDLES RADIX... */
 int main(int argc, char **argv)
 {
     char path[4096];
-    long warmup, steps, total, i;
+    long warmup, steps, total, twiddles, i;
     float *in, *out;
     FILE *f;
-    if (argc != 8)
+    if (argc < 9 || argc - 9 > 32)
         return 2;
     upols = strcmp(argv[1], "upols") == 0;
     taps = atol(argv[3]);
@@ -104,6 +105,9 @@ int main(int argc, char **argv)
     warmup = atol(argv[6]);
     steps = atol(argv[7]);
     total = warmup + steps;
+    twiddles = atol(argv[8]);
+    for (i = 9; i < argc; ++i)
+        radices[i - 9] = atol(argv[i]);
     sprintf(path, "%s/in.bin", argv[2]);
     in = load(path, total * BLOCK);
     out = calloc((size_t)(total * BLOCK), sizeof(float));
@@ -111,7 +115,7 @@ int main(int argc, char **argv)
         sprintf(path, "%s/spectra.bin", argv[2]);
         spectra = load(path, parts * 2 * (partition + 1));
         sprintf(path, "%s/twiddles.bin", argv[2]);
-        tw = load(path, 2 * partition);
+        tw = load(path, twiddles);
         history = calloc((size_t)partition, sizeof(float));
         fdl = calloc((size_t)(parts * 2 * (partition + 1)), sizeof(float));
         work = calloc((size_t)(4 * partition + 2), sizeof(float));
@@ -180,14 +184,16 @@ def callgrind_counts(h: np.ndarray, root: Path, opt: str, extra: list[str], warm
     x.astype("<f4").tofile(d / "in.bin")
     h.astype("<f4").tofile(d / "h.bin")
     spectra.astype("<f4").tofile(d / "spectra.bin")
-    twiddles(p).astype("<f4").tofile(d / "twiddles.bin")
+    tw = twiddles(p)
+    tw.astype("<f4").tofile(d / "twiddles.bin")
     (d / "main.c").write_text(DRIVER)
     exe = d / "bench"
     run(["gcc", "-std=c99", opt, "-march=native", "-ffp-contract=off", *extra, f"-DBLOCK={BLOCK}",
          f"-I{firmware() / 'include'}", str(d / "main.c"), str(firmware() / "src" / "fir.c"), "-o", str(exe), "-lm"])
     want = causal_fir(x[None, :], h)[0].astype(np.float64)
     rms = float(np.sqrt(np.mean(want ** 2)))
-    args = [str(d), str(taps), str(p), str(spectra.shape[0]), str(warmup), str(steps)]
+    args = [str(d), str(taps), str(p), str(spectra.shape[1]), str(warmup), str(steps), str(tw.size),
+            *map(str, radices(p))]
     counts = {}
     for mode in ("direct", "upols"):
         run([str(exe), mode, *args])

@@ -56,111 +56,235 @@ void dg_causal_fir_stream(const float *x, const float *h, float *y, float *ring,
     *pos = (dg_int)(((int64_t)*pos + n) % span);
 }
 
-/* In-place complex FFT of size n (a power of two) on n interleaved (re, im) pairs: iterative radix-2
- * decimation in time after a bit-reversal permutation. tw holds exp(-i pi k / n) for k < n; a butterfly span
- * of s reads entry k * n / s. inverse conjugates the twiddles and does not divide by n. */
-static void fft(float *a, dg_int n, const float *tw, int inverse)
+/* The complex FFT of size p = 2^a 3^b 5^c is Stockham's autosort form of decimation in frequency: each stage
+ * reads one buffer and writes the other, so the result comes out in natural order with no digit-reversal pass
+ * and no index table. A stage of radix r on sub-transforms of length n = r * m at stride s (n * s = p) maps
+ * x[q + s * (j + i * m)], i < r, through an r-point DFT to y[q + s * (r * j + k)] and multiplies output k by
+ * exp(-2 pi i j k / n); the stage's twiddle table holds those r - 1 factors for each j < m (j = 0 included, so
+ * the pointer never leaves the table, but never multiplied by). The butterflies are the textbook small DFTs:
+ * radix 4 needs no multiplications, radices 3 and 5 fold the conjugate-symmetric pairs so each real constant
+ * multiplies once. Only the forward transform exists: the inverse is the forward one on swapped (re, im). */
+
+#define DG_SIN60 0.866025403784438647f   /* sin(2 pi / 3) */
+#define DG_COS72 0.309016994374947424f   /* cos(2 pi / 5) */
+#define DG_COS144 (-0.809016994374947424f) /* cos(4 pi / 5) */
+#define DG_SIN72 0.951056516295153572f   /* sin(2 pi / 5) */
+#define DG_SIN144 0.587785252292473129f  /* sin(4 pi / 5) */
+
+/* Stores re + i im at o, times the twiddle at w unless it is 1 (j = 0): skipping that is exact and is all of
+ * the last stage's twiddles. */
+static void put(float *o, float re, float im, const float *w, int twiddled)
 {
-    dg_int i, j, bit, half, start, k, step;
-    float sign = inverse ? -1.0f : 1.0f;
-    for (i = 1, j = 0; i < n; ++i) {
-        for (bit = n >> 1; j & bit; bit >>= 1)
-            j ^= bit;
-        j ^= bit;
-        if (i < j) {
-            float re = a[2 * i], im = a[2 * i + 1];
-            a[2 * i] = a[2 * j];
-            a[2 * i + 1] = a[2 * j + 1];
-            a[2 * j] = re;
-            a[2 * j + 1] = im;
-        }
+    if (twiddled) {
+        float wr = DG_RD(w), wi = DG_RD(w + 1);
+        o[0] = re * wr - im * wi;
+        o[1] = re * wi + im * wr;
+    } else {
+        o[0] = re;
+        o[1] = im;
     }
-    for (half = 1; half < n; half <<= 1) {
-        step = n / half;
-        for (k = 0; k < half; ++k) {
-            float wr = DG_RD(tw + 2 * k * step), wi = sign * DG_RD(tw + 2 * k * step + 1);
-            for (start = k; start < n; start += 2 * half) {
-                float *u = a + 2 * start, *v = a + 2 * (start + half);
-                float vr = v[0] * wr - v[1] * wi, vi = v[0] * wi + v[1] * wr;
-                v[0] = u[0] - vr;
-                v[1] = u[1] - vi;
-                u[0] += vr;
-                u[1] += vi;
-            }
+}
+
+static void stage2(const float *restrict x, float *restrict y, dg_int m, dg_int s, const float *w)
+{
+    dg_int j, q, is = 2 * s * m;
+    for (j = 0; j < m; ++j, w += 2) {
+        const float *a = x + 2 * s * j;
+        float *b = y + 4 * s * j;
+        for (q = 0; q < s; ++q, a += 2, b += 2) {
+            float a0r = a[0], a0i = a[1], a1r = a[is], a1i = a[is + 1];
+            b[0] = a0r + a1r;
+            b[1] = a0i + a1i;
+            put(b + 2 * s, a0r - a1r, a0i - a1i, w, j != 0);
         }
     }
 }
 
+static void stage3(const float *restrict x, float *restrict y, dg_int m, dg_int s, const float *w)
+{
+    dg_int j, q, is = 2 * s * m;
+    for (j = 0; j < m; ++j, w += 4) {
+        const float *a = x + 2 * s * j;
+        float *b = y + 6 * s * j;
+        for (q = 0; q < s; ++q, a += 2, b += 2) {
+            float a0r = a[0], a0i = a[1];
+            float tr = a[is] + a[2 * is], ti = a[is + 1] + a[2 * is + 1];
+            /* -i sin60 (a1 - a2) */
+            float vr = DG_SIN60 * (a[is + 1] - a[2 * is + 1]), vi = DG_SIN60 * (a[2 * is] - a[is]);
+            float ur = a0r - 0.5f * tr, ui = a0i - 0.5f * ti;
+            b[0] = a0r + tr;
+            b[1] = a0i + ti;
+            put(b + 2 * s, ur + vr, ui + vi, w, j != 0);
+            put(b + 4 * s, ur - vr, ui - vi, w + 2, j != 0);
+        }
+    }
+}
+
+static void stage4(const float *restrict x, float *restrict y, dg_int m, dg_int s, const float *w)
+{
+    dg_int j, q, is = 2 * s * m;
+    for (j = 0; j < m; ++j, w += 6) {
+        const float *a = x + 2 * s * j;
+        float *b = y + 8 * s * j;
+        for (q = 0; q < s; ++q, a += 2, b += 2) {
+            const float *a1 = a + is, *a2 = a1 + is, *a3 = a2 + is;
+            float t0r = a[0] + a2[0], t0i = a[1] + a2[1], t1r = a[0] - a2[0], t1i = a[1] - a2[1];
+            /* t3 = -i (a1 - a3) */
+            float t2r = a1[0] + a3[0], t2i = a1[1] + a3[1], t3r = a1[1] - a3[1], t3i = a3[0] - a1[0];
+            b[0] = t0r + t2r;
+            b[1] = t0i + t2i;
+            put(b + 2 * s, t1r + t3r, t1i + t3i, w, j != 0);
+            put(b + 4 * s, t0r - t2r, t0i - t2i, w + 2, j != 0);
+            put(b + 6 * s, t1r - t3r, t1i - t3i, w + 4, j != 0);
+        }
+    }
+}
+
+static void stage5(const float *restrict x, float *restrict y, dg_int m, dg_int s, const float *w)
+{
+    dg_int j, q, is = 2 * s * m;
+    for (j = 0; j < m; ++j, w += 8) {
+        const float *a = x + 2 * s * j;
+        float *b = y + 10 * s * j;
+        for (q = 0; q < s; ++q, a += 2, b += 2) {
+            const float *a1 = a + is, *a2 = a1 + is, *a3 = a2 + is, *a4 = a3 + is;
+            float t1r = a1[0] + a4[0], t1i = a1[1] + a4[1], d1r = a1[0] - a4[0], d1i = a1[1] - a4[1];
+            float t2r = a2[0] + a3[0], t2i = a2[1] + a3[1], d2r = a2[0] - a3[0], d2i = a2[1] - a3[1];
+            float m1r = a[0] + DG_COS72 * t1r + DG_COS144 * t2r, m1i = a[1] + DG_COS72 * t1i + DG_COS144 * t2i;
+            float m2r = a[0] + DG_COS144 * t1r + DG_COS72 * t2r, m2i = a[1] + DG_COS144 * t1i + DG_COS72 * t2i;
+            float n1r = DG_SIN72 * d1r + DG_SIN144 * d2r, n1i = DG_SIN72 * d1i + DG_SIN144 * d2i;
+            float n2r = DG_SIN144 * d1r - DG_SIN72 * d2r, n2i = DG_SIN144 * d1i - DG_SIN72 * d2i;
+            b[0] = a[0] + t1r + t2r;
+            b[1] = a[1] + t1i + t2i;
+            /* outputs k and 5 - k are m -+ i n */
+            put(b + 2 * s, m1r + n1i, m1i - n1r, w, j != 0);
+            put(b + 4 * s, m2r + n2i, m2i - n2r, w + 2, j != 0);
+            put(b + 6 * s, m2r - n2i, m2i + n2r, w + 4, j != 0);
+            put(b + 8 * s, m1r - n1i, m1i + n1r, w + 6, j != 0);
+        }
+    }
+}
+
+/* The FFT of the p complex values in a, using b as the other buffer; returns whichever holds the result.
+ * radices: the stages' radices, first stage first, their product p. tw: the stages' tables, one after another. */
+static float *fft(float *a, float *b, dg_int p, const dg_int *radices, const float *tw)
+{
+    dg_int n = p, s = 1, r, m;
+    float *t;
+    while (n > 1) {
+        r = *radices++;
+        m = n / r;
+        if (r == 4)
+            stage4(a, b, m, s, tw);
+        else if (r == 2)
+            stage2(a, b, m, s, tw);
+        else if (r == 3)
+            stage3(a, b, m, s, tw);
+        else
+            stage5(a, b, m, s, tw);
+        tw += 2 * (r - 1) * m;
+        s *= r;
+        n = m;
+        t = a;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
 /* z: the complex FFT of size p of a 2p-sample real signal read as p complex values (even samples real, odd
  * imaginary). X: its real FFT of size 2p, bins 0..p, times 2 (the halves of the textbook split are left to the
- * spectra's scale). X[k] = E + W^k O and X[p - k] = conj(E - W^k O), where E = z[k] + conj z[p - k] and
- * O = -i (z[k] - conj z[p - k]) are the even and odd samples' spectra, W = exp(-i pi / p). */
-static void split(const float *z, float *X, const float *tw, dg_int p)
+ * spectra's scale), bin k at X[2 * k * stride]. X[k] = E + W^k O and X[p - k] = conj(E - W^k O), where
+ * E = z[k] + conj z[p - k] and O = -i (z[k] - conj z[p - k]) are the even and odd samples' spectra,
+ * W = exp(-i pi / p). When p is even, k = p / 2 pairs with itself (W^k = -i exactly, so both writes agree). */
+static void split(const float *z, float *X, const float *tw, dg_int p, dg_int stride)
 {
     dg_int k;
     X[0] = 2.0f * (z[0] + z[1]);
     X[1] = 0.0f;
-    X[2 * p] = 2.0f * (z[0] - z[1]);
-    X[2 * p + 1] = 0.0f;
+    X[2 * p * stride] = 2.0f * (z[0] - z[1]);
+    X[2 * p * stride + 1] = 0.0f;
     for (k = 1; k <= p / 2; ++k) {
         float ar = z[2 * k], ai = z[2 * k + 1], br = z[2 * (p - k)], bi = z[2 * (p - k) + 1];
         float er = ar + br, ei = ai - bi, orr = ai + bi, oi = br - ar;
         float wr = DG_RD(tw + 2 * k), wi = DG_RD(tw + 2 * k + 1);
         float tr = wr * orr - wi * oi, ti = wr * oi + wi * orr;
-        X[2 * k] = er + tr;
-        X[2 * k + 1] = ei + ti;
-        X[2 * (p - k)] = er - tr;
-        X[2 * (p - k) + 1] = ti - ei;
+        float *lo = X + 2 * k * stride, *hi = X + 2 * (p - k) * stride;
+        lo[0] = er + tr;
+        lo[1] = ei + ti;
+        hi[0] = er - tr;
+        hi[1] = ti - ei;
     }
 }
 
 /* The inverse of split, times 2: from a real signal's bins 0..p, the p complex values whose inverse complex FFT
- * is that signal read as p complex values. z[k] = E + i O and z[p - k] = conj E + i conj O, where
- * E = X[k] + conj X[p - k] and O = (X[k] - conj X[p - k]) conj W^k. */
+ * is that signal read as p complex values, each stored as (im, re) so that the forward FFT inverts it.
+ * z[k] = E + i O and z[p - k] = conj E + i conj O, where E = X[k] + conj X[p - k] and
+ * O = (X[k] - conj X[p - k]) conj W^k. */
 static void unsplit(const float *X, float *z, const float *tw, dg_int p)
 {
     dg_int k;
-    z[0] = X[0] + X[2 * p];
-    z[1] = X[0] - X[2 * p];
+    z[1] = X[0] + X[2 * p];
+    z[0] = X[0] - X[2 * p];
     for (k = 1; k <= p / 2; ++k) {
         float ar = X[2 * k], ai = X[2 * k + 1], br = X[2 * (p - k)], bi = X[2 * (p - k) + 1];
         float er = ar + br, ei = ai - bi, dr = ar - br, di = ai + bi;
         float wr = DG_RD(tw + 2 * k), wi = DG_RD(tw + 2 * k + 1);
         float orr = dr * wr + di * wi, oi = di * wr - dr * wi;
-        z[2 * k] = er - oi;
-        z[2 * k + 1] = ei + orr;
-        z[2 * (p - k)] = er + oi;
-        z[2 * (p - k) + 1] = orr - ei;
+        z[2 * k + 1] = er - oi;
+        z[2 * k] = ei + orr;
+        z[2 * (p - k) + 1] = er + oi;
+        z[2 * (p - k)] = orr - ei;
     }
 }
 
-/* acc = sum over partitions i of the input spectrum i sub-blocks old (ring slot newest - i) times spectra[i]. */
-static void accumulate(const float *ring, const float *spectra, float *acc, dg_int newest, dg_int parts,
-                       dg_int bins)
+/* acc += sum over i < count of x[i] h[i], complex. Two products a pass, so the loop's pointer updates and
+ * branch are paid once for both. */
+static void cmac(const float *restrict x, const float *restrict h, dg_int count, float *restrict acc)
 {
-    dg_int i, k, slot = newest;
-    memset(acc, 0, (size_t)(2 * bins) * sizeof(float));
-    for (i = 0; i < parts; ++i) {
-        const float *xs = ring + slot * 2 * bins, *hs = spectra + i * 2 * bins;
-        for (k = 0; k < 2 * bins; k += 2) {
-            float hr = DG_RD(hs + k), hi = DG_RD(hs + k + 1);
-            acc[k] += xs[k] * hr - xs[k + 1] * hi;
-            acc[k + 1] += xs[k] * hi + xs[k + 1] * hr;
-        }
-        slot = slot ? slot - 1 : parts - 1;
+    const float *pairs = x + 4 * (count / 2);
+    float re = acc[0], im = acc[1];
+    for (; x < pairs; x += 4, h += 4) {
+        float x0r = x[0], x0i = x[1], x1r = x[2], x1i = x[3];
+        float h0r = DG_RD(h), h0i = DG_RD(h + 1), h1r = DG_RD(h + 2), h1i = DG_RD(h + 3);
+        re += (x0r * h0r - x0i * h0i) + (x1r * h1r - x1i * h1i);
+        im += (x0r * h0i + x0i * h0r) + (x1r * h1i + x1i * h1r);
+    }
+    if (count % 2) {
+        float hr = DG_RD(h), hi = DG_RD(h + 1);
+        re += x[0] * hr - x[1] * hi;
+        im += x[0] * hi + x[1] * hr;
+    }
+    acc[0] = re;
+    acc[1] = im;
+}
+
+/* acc[k] = sum over partitions i of the input spectrum i sub-blocks old times partition i's spectrum, for each
+ * bin k. Both are stored bin-major (a bin's K values adjacent), and the delay line's slots run backwards in
+ * time, so age i sits at slot (newest + i) mod K: each bin is two contiguous complex dot products, reading
+ * every value once, their accumulator in registers. */
+static void accumulate(const float *restrict ring, const float *restrict spectra, float *restrict acc,
+                       dg_int newest, dg_int parts, dg_int bins)
+{
+    dg_int k, older = parts - newest;
+    for (k = 0; k < bins; ++k, ring += 2 * parts, spectra += 2 * parts, acc += 2) {
+        acc[0] = acc[1] = 0.0f;
+        cmac(ring + 2 * newest, spectra, older, acc);
+        cmac(ring, spectra + 2 * older, newest, acc);
     }
 }
 
-void dg_causal_fir_upols(const float *x, const float *spectra, const float *twiddles, float *y, float *history,
-                         float *fdl, dg_int *pos, float *work, dg_int rows, dg_int n, dg_int partition,
-                         dg_int parts)
+void dg_causal_fir_upols(const float *x, const float *spectra, const float *twiddles, const dg_int *radices,
+                         float *y, float *history, float *fdl, dg_int *pos, float *work, dg_int rows, dg_int n,
+                         dg_int partition, dg_int parts)
 {
-    dg_int p = partition, bins = p + 1, start = *pos, r, b, slot;
-    float *acc = work + 2 * p;
+    dg_int p = partition, bins = p + 1, start = *pos, r, b, t, slot;
+    const float *stages = twiddles + 2 * (p / 2 + 1);
+    float *acc = work + 2 * p, *z;
     size_t chunk = (size_t)p * sizeof(float);
     for (r = 0; r < rows; ++r) {
         const float *xr = x + r * n;
-        float *hist = history + r * p, *ring = fdl + r * parts * 2 * bins;
+        float *hist = history + r * p, *ring = fdl + r * parts * 2 * bins, *yr = y + r * n;
         slot = start;
         for (b = 0; b < n; b += p) {
             /* overlap-save: the FFT frame is the previous sub-block and this one; the second half of the
@@ -168,15 +292,18 @@ void dg_causal_fir_upols(const float *x, const float *spectra, const float *twid
             memcpy(work, hist, chunk);
             memcpy(work + p, xr + b, chunk);
             memcpy(hist, xr + b, chunk);
-            fft(work, p, twiddles, 0);
-            split(work, ring + slot * 2 * bins, twiddles, p);
+            z = fft(work, acc, p, radices, stages);
+            split(z, ring + 2 * slot, twiddles, p, parts);
             accumulate(ring, spectra, acc, slot, parts, bins);
             unsplit(acc, work, twiddles, p);
-            fft(work, p, twiddles, 1);
-            memcpy(y + r * n + b, work + p, chunk);
-            if (++slot == parts)
-                slot = 0;
+            z = fft(work, acc, p, radices, stages);
+            /* unswap: time sample p + t is float (p + t) ^ 1 of the swapped result */
+            for (t = 0; t < p; ++t)
+                yr[b + t] = z[(p + t) ^ 1];
+            slot = slot ? slot - 1 : parts - 1;
         }
     }
-    *pos = (dg_int)(((int64_t)start + n / p) % parts);
+    *pos = (dg_int)(((int64_t)start - n / p) % parts);
+    if (*pos < 0)
+        *pos += parts;
 }

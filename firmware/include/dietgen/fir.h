@@ -14,15 +14,16 @@ void dg_causal_fir_stream(const float *x, const float *h, float *y, float *ring,
                           dg_int n, dg_int taps);
 
 /* The same filter one block of n samples at a time, by uniformly partitioned overlap-save FFT convolution:
- * n / partition sub-blocks (partition a power of two of at least 8 dividing n), parts = ceil(taps / partition).
- * Constants in flash: spectra, parts * (partition + 1) complex (re, im) bins, partition i's spectrum being the
- * real FFT of size 2 * partition of h[i * partition .. (i + 1) * partition) zero-padded, divided by
- * 4 * partition; twiddles, exp(-i pi k / partition) for k < partition as (re, im). State, zeros and *pos = 0 at
- * the start: history, rows * partition floats (each row's last partition samples); fdl, rows * parts *
- * (partition + 1) complex bins (each row's last parts input spectra, the newest at slot *pos - 1). work:
- * scratch of 4 * partition + 2 floats. */
-void dg_causal_fir_upols(const float *x, const float *spectra, const float *twiddles, float *y, float *history,
-                         float *fdl, dg_int *pos, float *work, dg_int rows, dg_int n, dg_int partition,
-                         dg_int parts);
+ * n / partition sub-blocks (partition P: at least 8, dividing n, no prime factor but 2, 3 and 5),
+ * parts K = ceil(taps / P). Constants in flash: spectra, (P + 1) * K complex (re, im) values, bin-major (bin k
+ * of partition i at (k * K + i)), partition i's spectrum being the real FFT of size 2P of h[i * P .. (i + 1) * P)
+ * zero-padded, divided by 4P; twiddles, exp(-i pi k / P) for k <= P / 2, then each FFT stage's table (see
+ * dietgen/ops/causal_fir.py, twiddles()); radices, the complex FFT's stage radices (2, 3, 4 or 5), first stage
+ * first, their product P. State, zeros and *pos = 0 at the start: history, rows * P floats (each row's last P
+ * samples); fdl, rows * (P + 1) * K complex values, bin-major like spectra (each row's last K input spectra,
+ * the newest at slot (*pos + 1) % K: slots run backwards in time). work: scratch of 4P + 2 floats. */
+void dg_causal_fir_upols(const float *x, const float *spectra, const float *twiddles, const dg_int *radices,
+                         float *y, float *history, float *fdl, dg_int *pos, float *work, dg_int rows, dg_int n,
+                         dg_int partition, dg_int parts);
 
 #endif
