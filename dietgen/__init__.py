@@ -7,6 +7,8 @@ Python API (the CLI is a thin layer over these):
     dietgen.inspect(model)                -> Inspection (per-node cost and the memory plan)
     dietgen.check(model, board)           -> BudgetReport (flash, RAM, time per block against a board)
     dietgen.StreamSpec(block, time_axes)  -> what to stream (the ``stream=`` argument of the calls above)
+    dietgen.generate(model, notes)        -> Generated (notes played by the generated C: audio, real-time factor)
+    dietgen.parse_notes(text), dietgen.read_midi(path) -> the notes generate takes
 """
 __version__ = "0.1.0"
 
@@ -25,6 +27,12 @@ def __getattr__(name):
     if name in ("check", "check_all"):
         from dietgen import budget
         return getattr(budget, name)
+    if name == "generate":
+        from dietgen.generate import generate
+        return generate
+    if name in ("parse_notes", "read_midi", "Note"):
+        from dietgen import notes
+        return getattr(notes, name)
     if name == "inspect":
         from dietgen.report.inspect import inspect
         return inspect

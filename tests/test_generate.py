@@ -43,6 +43,16 @@ def test_envelope_follows_its_tables_then_their_slopes_down_to_the_floor():
     assert env.level(0, 60, 1, 10) == pytest.approx(-20.0 + 40 * np.log10(60 / 127), abs=1e-5)
 
 
+def test_a_note_longer_than_the_time_table_holds_its_last_row():
+    """SING plays notes of any length: past its time embedding's last frame the frame index stays there, as its
+    offline synthesize clamps it."""
+    from dietgen.control import Control, NoteFacts
+    control = Control({"time": "onehot_frame"}, "audio", 64, reset_per_note=True)
+    notes = [StepNote(60, 100, 0, 0, 12)]
+    rows = conditioning(control, NoteFacts(), notes, 12, {"time": 5})["time"]
+    assert [int(r.argmax()) for r in rows] == [0, 1, 2, 3, 4, 4, 4, 4, 4, 4, 4, 4]
+
+
 # -- the player's C against the twin ---------------------------------------------------------------------------
 def _player_and_step(compiled, perf, tmp: Path):
     src = write_tree(render(compiled.graph), tmp / "src")
@@ -223,6 +233,12 @@ def test_unreadable_midi_and_unwritable_output_and_an_effect_model(root, tmp_pat
     assert_one_line_error(run("generate", example(root, "demo"), "--notes", "60:100:0:1",
                               "-o", tmp_path / "a.wav"), "not a generative model")
     assert not list(tmp_path.glob("*.wav"))
+
+
+def test_boards_without_stdio_in_their_emulator_are_refused(root, tmp_path):
+    assert_one_line_error(run("generate", example(root, "ddsp"), "--notes", "60:100:0:0.1", "--board", "uno",
+                              "-o", tmp_path / "a.wav"), "uno", "emulator")
+    assert not (tmp_path / "a.wav").exists()
 
 
 def test_make_demo_ends_with_a_wav_and_a_comparison_plot(root, tmp_path):

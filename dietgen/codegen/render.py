@@ -114,6 +114,8 @@ def render(graph: Graph) -> dict[str, str]:
         "latency": stream.model_latency if stream else 0, "streaming": stream is not None,
         "sample_rate": graph.meta.get("sample_rate", 16000),
     }
+    player = _player(graph, io)
+    values["player"] = player is not None
     env = _env()
     files = {f"{name}.h": env.get_template("c/model.h.j2").render(values),
              f"{name}.c": env.get_template("c/model.c.j2").render(values),
@@ -121,7 +123,6 @@ def render(graph: Graph) -> dict[str, str]:
              f"{name}_weights.c": env.get_template("c/weights.c.j2").render(values),
              "CMakeLists.txt": env.get_template("cmake/CMakeLists.txt.j2").render(values),
              "Makefile": env.get_template("host/Makefile.j2").render(values)}
-    player = _player(graph, io)
     if player is not None:
         files[f"{name}_player.h"] = env.get_template("c/player.h.j2").render({**values, **player})
         files[f"{name}_player.c"] = env.get_template("c/player.c.j2").render({**values, **player})
