@@ -273,10 +273,12 @@ def calibration_models() -> list[tuple[str, Callable, dict, Any]]:
             ("decoder-8-step2", lambda: Decoder(8, 4), {"z": (1, 8, 8)}, StreamSpec(2)),
             ("centred-4-step1", lambda: Centred(4), {"x": (1, 1, 16)}, StreamSpec(1)),
             ("centred-12-step4", lambda: Centred(12), {"x": (1, 1, 16)}, StreamSpec(4)),
-            # reverbs streamed by partitioned FFT (blocks of 8 and 32 samples) and directly (12: no partition)
-            ("synth-4-step1", lambda: Synth(3, 8, 4, 5, 60), {"f0": (1, 3), "loudness": (1, 3)}, StreamSpec(1)),
-            ("synth-6-step2", lambda: Synth(4, 16, 6, 9, 200), {"f0": (1, 4), "loudness": (1, 4)}, StreamSpec(2)),
-            ("synth-5-step1", lambda: Synth(4, 12, 5, 7, 50), {"f0": (1, 4), "loudness": (1, 4)}, StreamSpec(1))]
+            # frames of the hops synthesizers step by (DDSP: 160 samples), their reverbs streamed by partitioned
+            # FFT, and directly where the block has no partition (14 samples)
+            ("synth-4-step1", lambda: Synth(3, 40, 4, 5, 300), {"f0": (1, 3), "loudness": (1, 3)}, StreamSpec(1)),
+            ("synth-6-step1", lambda: Synth(3, 80, 6, 9, 1000), {"f0": (1, 3), "loudness": (1, 3)}, StreamSpec(1)),
+            ("synth-8-step1", lambda: Synth(3, 160, 8, 17, 2000), {"f0": (1, 3), "loudness": (1, 3)}, StreamSpec(1)),
+            ("synth-5-step1", lambda: Synth(4, 14, 5, 7, 50), {"f0": (1, 4), "loudness": (1, 4)}, StreamSpec(1))]
 
 
 def calibration_boards(cores: tuple[str, ...] | None = None) -> dict[str, Board]:

@@ -281,3 +281,30 @@ def test_the_budget_counts_wavenet_sampling_per_sample(root):
     sampling = report.time.parts["cycles"] - network
     assert sampling > 256 * 8 * 0.7                 # classes x (an expf + the passes) x cycles per instruction
     assert SAMPLING in dict(report.time.layers)     # named where the time goes
+
+
+@pytest.mark.slow
+def test_ddsp_small_trimmed_20x_fits_and_plays_in_real_time_on_teensy41_and_pico2(tmp_path):
+    """The paper's target: DDSP small with 95 % of its units removed (here by magnitude, untrained: time and
+    memory depend on the widths, not on the weights) fits both boards by the budget and runs in real time on
+    their emulators, reverb and oscillator bank included."""
+    import torch
+    from dietgen.budget import check
+    from dietgen.models import save_checkpoint
+    from dietgen.models.base import build
+    from dietgen.trim import find_units, score_units, select_units, trim_model
+    torch.manual_seed(0)
+    dense = build("ddsp", "small").eval()
+    _, shapes = dense.export_module()
+    units = find_units(dense, inputs=tuple(torch.rand(*s) * 400 + 100 for s in shapes.values()))
+    keep = select_units(score_units(dense, units, "magnitude", []), 0.905, "global", floor=3, ties=units.ties)
+    trimmed = trim_model(dense, units, keep).eval()
+    count = lambda m: sum(p.numel() for p in m.parameters())   # noqa: E731
+    assert count(dense) / count(trimmed) >= 20
+    checkpoint = tmp_path / "ddsp-small-20x.json"
+    save_checkpoint(trimmed, checkpoint, "ddsp", trimmed.config, {k: list(v) for k, v in shapes.items()})
+    for board in ("teensy41", "rpipico2"):
+        report = check(str(checkpoint), board=board, measure=False)
+        assert report.ok, report.error().message
+        played = generate(str(checkpoint), parse_notes("60:100:0:0.1"), board=board)
+        assert played.worst_step_rtf < 1, (board, played.worst_step_rtf)
