@@ -1,20 +1,34 @@
 #include "dietgen/harmonic.h"
 
-#define DG_CYCLE 4294967296.0 /* one cycle of a uint32 phase accumulator */
-
 /* Samples a harmonic's phasor is rotated before it is re-anchored on its exact phase (see bank). The rounding
  * gained grows with it: 16 keeps 100 harmonics within 5e-6 of their RMS (as a sine polynomial per sample did);
  * 32 would double that to save a tenth of the instructions. */
 #define DG_HARMONIC_RUN 16
 
-/* round(frac(f0 / rate) * 2^32) mod 2^32: the per-sample step on the accumulators' grid. In double, once per
- * frame: the step is summed over the whole note, so an error in it would grow without bound (float32 f0 / rate
- * drifts by 0.01 rad at harmonic 16 after 4 s); on the grid it is summed exactly, wrapping for free. */
-static uint32_t to_step(float f0, double rate)
+/* round(frac(f0 / rate) * 2^32) mod 2^32: the per-sample step on the accumulators' grid, once per frame. The
+ * step is summed over the whole note, so an error in it would grow without bound (float32 f0 / rate drifts by
+ * 0.01 rad at harmonic 16 after 4 s); on the grid it is summed exactly, wrapping for free. It is computed in
+ * integers, exactly, because double is float on AVR: |f0| = m 2^(e - 24) with m a 24-bit integer, so
+ * f0 2^32 / rate = m 2^(e + 8) / rate, rounded half up (as floor(x + 0.5)); a negative f0 steps backwards. */
+static uint32_t to_step(float f0, dg_int rate)
 {
-    double x = (double)f0 / rate;
-    double q = floor((x - floor(x)) * DG_CYCLE + 0.5);
-    return q < DG_CYCLE ? (uint32_t)q : 0u;
+    const uint64_t modulus = (uint64_t)rate << 32;   /* remainders mod rate 2^32 keep the quotient mod 2^32 */
+    uint64_t n, q;
+    int e, shift;
+    if (!(f0 == f0) || f0 == 0.0f || fabsf(f0) > 3.0e38f)
+        return 0u;                                   /* NaN or infinite: no defined phase, hold it */
+    n = (uint64_t)ldexpf(frexpf(fabsf(f0), &e), 24);
+    shift = e + 8;
+    if (shift < 0) {
+        if (shift < -32)
+            return 0u;                               /* below half a step */
+        q = (n + ((uint64_t)rate << -shift) / 2) / ((uint64_t)rate << -shift);
+    } else {
+        for (; shift > 0; --shift)                   /* n 2^shift mod rate 2^32, without overflow */
+            n = n >= modulus - n ? n - (modulus - n) : n + n;
+        q = (n + (uint64_t)rate / 2) / (uint64_t)rate;
+    }
+    return f0 < 0.0f ? 0u - (uint32_t)q : (uint32_t)q;
 }
 
 /* How many harmonics k = 1, 2, ... play over a frame: those with k f0 < nyquist, decided exactly as that product
@@ -84,11 +98,11 @@ static uint32_t bank(const float *restrict f0, const float *restrict amps, const
                      float *restrict y, dg_int frames, dg_int hop, dg_int harmonics, dg_int sample_rate,
                      uint32_t acc)
 {
-    const double rate = (double)sample_rate, nyquist = 0.5 * rate;
+    const double nyquist = 0.5 * (double)sample_rate;
     const float per_sample = 1.0f / (float)hop;
     dg_int f, k, n, start;
     for (f = 0; f < frames; ++f, before = amps, amps += harmonics, y += hop) {
-        uint32_t step = to_step(f0[f], rate);
+        uint32_t step = to_step(f0[f], sample_rate);
         dg_int live = live_harmonics(f0[f], nyquist, harmonics);
         memset(y, 0, (size_t)hop * sizeof(float));
         for (k = 0; k < live; k += 2) {
