@@ -8,6 +8,7 @@ the play harness and runs it.
 from __future__ import annotations
 
 import struct
+import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +70,6 @@ def _phrase_bytes(perf: Performance, seed: int, temperature: float) -> bytes:
 
 
 def _run_host(src: Path, compiled: Compiled, data: bytes, workdir: Path, timeout: float) -> tuple[np.ndarray, float]:
-    import subprocess
     from dietgen.toolchain.host import build_harness
     exe = build_harness(src, compiled.c_name, workdir / "play", player=True)
     try:
