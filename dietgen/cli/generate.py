@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dietgen.cli.common import MODEL_HELP, cli
+from dietgen.cli.common import cli
 from dietgen.errors import DietgenUsageError
 
 
@@ -25,8 +25,9 @@ def _writable(path: Path, what: str) -> None:
 
 @cli.command(help="Play notes with the model's generated C (its streamed step and note player) on the host, "
                   "or on a board's emulator with --board, and write the WAV a board would play. --compare "
-                  "also renders the notes with PyTorch and writes both spectrograms on one scale. "
-                  + MODEL_HELP)
+                  "also renders the notes with PyTorch and writes both spectrograms on one scale. MODEL is a "
+                  "dietgen checkpoint of a generative family (wavenet, sing, ddsp), or package.module:factory "
+                  "of a model with a control() saying how notes play it.")
 @click.argument("model")
 @click.option("--notes", "notes_text", metavar="P:V:S:D[:I],...",
               help='Notes as pitch:velocity:start:duration[:instrument] (seconds), e.g. "60:100:0:1.0,64:100:1.0:1.0".')
