@@ -57,6 +57,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dietgen.bench import callgrind_instructions
 from dietgen.codegen.render import render
 from dietgen.output import write_tree
 from dietgen.passes.stream import StreamSpec
@@ -297,18 +298,10 @@ def check_output(b: Built, exe: Path, warmup: int, steps: int, tol: float) -> fl
 
 
 def callgrind(b: Built, exe: Path, warmup: int, steps: int) -> tuple[int, str]:
-    out = exe.with_suffix(".callgrind")
-    env = {**os.environ, "LD_BIND_NOW": "1"}
-    r = subprocess.run(["valgrind", "--tool=callgrind", "--toggle-collect=bench_steps",
-                        f"--callgrind-out-file={out}", str(exe), str(b.input_file), str(warmup), str(steps)],
-                       capture_output=True, text=True, env=env)
-    if r.returncode != 0 or "Unrecognised instruction" in r.stderr:
-        raise RuntimeError(f"callgrind failed on {exe} ({r.returncode}):\n{r.stderr[-3000:]}")
-    m = re.search(r"^(?:summary|totals):\s*(\d+)", out.read_text(), re.M)
-    if not m or int(m.group(1)) == 0:
-        raise RuntimeError(f"callgrind counted nothing in bench_steps for {exe} (was it inlined or renamed?)")
-    checksum = re.search(r"checksum (\S+)", r.stdout)
-    return int(m.group(1)), checksum.group(1) if checksum else ""
+    total, stdout = callgrind_instructions([exe, b.input_file, warmup, steps], "bench_steps",
+                                           exe.with_suffix(".callgrind"))
+    checksum = re.search(r"checksum (\S+)", stdout)
+    return total, checksum.group(1) if checksum else ""
 
 
 def fmt_int(v: float) -> str:

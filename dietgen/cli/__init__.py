@@ -12,6 +12,7 @@ from dietgen.cli import zoo  # noqa: F401  (registers data render, train, evalua
 from dietgen.cli import emulate  # noqa: F401  (registers calibrate)
 from dietgen.cli import trim  # noqa: F401  (registers trim, trim report)
 from dietgen.cli import generate  # noqa: F401  (registers generate)
+from dietgen.cli import bench  # noqa: F401  (registers bench)
 from dietgen.cli.common import cli
 
 __all__ = ["cli", "main"]

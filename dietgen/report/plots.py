@@ -6,14 +6,14 @@ import io
 import numpy as np
 
 
-def _figure(width: float, height: float):
+def blank_figure(width: float, height: float):
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
     return Figure(figsize=(width, height), dpi=100)
 
 
-def _png(figure) -> bytes:
+def png_bytes(figure) -> bytes:
     buffer = io.BytesIO()
     # A fixed creation date in the metadata keeps the same figure the same bytes.
     figure.savefig(buffer, format="png", metadata={"Software": None})
@@ -41,7 +41,7 @@ def log_spectrogram_db(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> 
 def spectrogram_figure(a: np.ndarray, b: np.ndarray, sample_rate: int, labels: tuple[str, str], title: str):
     """Two spectrograms side by side on the fixed -100..0 dB scale of ``log_spectrogram_db``, one colorbar,
     time in seconds, frequency in kHz: the matplotlib Figure, for callers that inspect or restyle it."""
-    figure = _figure(10, 3.6)
+    figure = blank_figure(10, 3.6)
     # Constrained layout keeps the suptitle, panel titles, axis labels and colorbar from overlapping.
     figure.set_layout_engine("constrained")
     axes = figure.subplots(1, 2, sharex=True, sharey=True)
@@ -60,7 +60,7 @@ def spectrogram_figure(a: np.ndarray, b: np.ndarray, sample_rate: int, labels: t
 def spectrogram_compare_png(a: np.ndarray, b: np.ndarray, sample_rate: int,
                             labels: tuple[str, str] = ("generated C", "PyTorch"), title: str = "") -> bytes:
     """``a`` beside ``b`` (by default the generated program's audio beside PyTorch's), on one fixed dB scale."""
-    return _png(spectrogram_figure(a, b, sample_rate, labels, title))
+    return png_bytes(spectrogram_figure(a, b, sample_rate, labels, title))
 
 
 def spectrogram_pair_png(reference: np.ndarray, generated: np.ndarray, sample_rate: int, title: str) -> bytes:
@@ -70,7 +70,7 @@ def spectrogram_pair_png(reference: np.ndarray, generated: np.ndarray, sample_ra
 
 def loss_curve_png(history: list[dict], best_epoch: int) -> bytes:
     """Training and validation loss per epoch, the kept (best-validation) epoch marked."""
-    figure = _figure(6, 3.6)
+    figure = blank_figure(6, 3.6)
     ax = figure.subplots()
     trained = [h for h in history if h["train_loss"] is not None]
     ax.plot([h["epoch"] for h in trained], [h["train_loss"] for h in trained], label="train")
@@ -80,7 +80,7 @@ def loss_curve_png(history: list[dict], best_epoch: int) -> bytes:
     ax.set_ylabel("loss")
     ax.legend()
     figure.tight_layout()
-    return _png(figure)
+    return png_bytes(figure)
 
 
 COMPRESSION_TICKS = (1, 2, 5, 10, 20, 50, 100)
@@ -90,7 +90,7 @@ def compression_png(runs: list[tuple[str, list[dict]]]) -> bytes:
     """Normalised test loss against compression ratio (log axis, the paper's ticks), one line per (label, trim
     run documents) in ``runs``: one run as it is; several (seeds of one configuration) as their mean over the
     rounds all of them finished, with the min-max band shaded. The dense model's level dashed at 1."""
-    figure = _figure(6.4, 4)
+    figure = blank_figure(6.4, 4)
     ax = figure.subplots()
     ax.axhline(1.0, color="grey", linestyle="--", linewidth=1, label="dense")
     for label, docs in runs:
@@ -112,4 +112,4 @@ def compression_png(runs: list[tuple[str, list[dict]]]) -> bytes:
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize="small")
     figure.tight_layout()
-    return _png(figure)
+    return png_bytes(figure)

@@ -39,11 +39,12 @@ def harness_defines(name: str, player: bool = False) -> list[str]:
 
 
 def build_harness(src_dir: Path, name: str, out: Path, *, cc: str | None = None, opt: str = "-O2",
-                  sanitize: bool = False, extra: tuple[str, ...] = (), player: bool = False) -> Path:
+                  sanitize: bool = False, extra: tuple[str, ...] = (), player: bool = False,
+                  main: str | None = None) -> Path:
     """Compile the generated library in ``src_dir`` with firmware/harness/host_main.c (or, for its note
-    player, play_main.c, timing its steps) into ``out``."""
+    player, play_main.c, timing its steps; or the harness named by ``main``) into ``out``."""
     cc = find_compiler(cc)
-    main = firmware() / "harness" / ("play_main.c" if player else "host_main.c")
+    main = firmware() / "harness" / (main or ("play_main.c" if player else "host_main.c"))
     timing = ("-DDG_PLAY_TIMING",) if player else ()
     cmd = [cc, *STRICT, opt, *(SANITIZE if sanitize else ()), *timing, *extra, f"-I{src_dir}",
            *harness_defines(name, player), str(main), *map(str, library_sources(src_dir, name, player)),
