@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -106,14 +106,18 @@ def board_rtf(counts: Sequence[int], board, step_seconds: float) -> tuple[float,
 
 
 def generate(model: Any, notes: Sequence[Note], *, board: str | None = None, seed: int = 1,
-             temperature: float = 1.0, compare: bool = False, timeout: float = 600.0) -> Generated:
-    """Play ``notes`` with the generated C of ``model`` (host build, or ``board``'s emulator)."""
+             temperature: float = 1.0, compare: bool = False, programs: bool = False,
+             timeout: float = 600.0) -> Generated:
+    """Play ``notes`` with the generated C of ``model`` (host build, or ``board``'s emulator). ``programs``: the
+    notes' instruments are General MIDI programs (from a MIDI file), mapped to the model's instruments."""
     if not temperature > 0:
         raise DietgenUsageError(f"temperature {temperature}: give a number above 0 (1 samples the model as "
                                 f"trained; lower is more conservative)")
     if not 0 < seed < 2**32:
         raise DietgenUsageError(f"seed {seed}: give a whole number from 1 to {2**32 - 1}")
     module, control, facts = playable(model)
+    if programs:
+        notes = [replace(n, instrument=facts.instrument_of_program(n.instrument)) for n in notes]
     notes = validate(notes, pitch_range=facts.pitches, instruments=facts.instruments)
     compiled = compile_model(model)
     check_playable(compiled.graph, control)

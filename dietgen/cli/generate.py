@@ -45,7 +45,7 @@ def _writable(path: Path, what: str) -> None:
               help="Where --compare puts its plot (default: the WAV's name with .png).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def generate(model, notes_text, midi, instrument, board, seed, temperature, output, compare, png, as_json):
-    from dietgen.generate import generate as run, playable
+    from dietgen.generate import generate as run
     from dietgen.notes import parse_notes, read_midi
     from dietgen.report.audio import write_wav
     if (notes_text is None) == (midi is None):
@@ -60,10 +60,8 @@ def generate(model, notes_text, midi, instrument, board, seed, temperature, outp
     notes = parse_notes(notes_text) if notes_text is not None else read_midi(midi)
     if instrument is not None:
         notes = [replace(n, instrument=instrument) for n in notes]
-    elif midi is not None:
-        _, _, facts = playable(model)
-        notes = [replace(n, instrument=facts.instrument_of_program(n.instrument)) for n in notes]
-    result = run(model, notes, board=board, seed=seed, temperature=temperature, compare=compare)
+    result = run(model, notes, board=board, seed=seed, temperature=temperature, compare=compare,
+                 programs=midi is not None and instrument is None)
     write_wav(output, result.audio, result.sample_rate)
     summary = {**result.summary(), "wav": str(output)}
     if compare:
