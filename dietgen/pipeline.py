@@ -76,7 +76,7 @@ def export(model: Any, out_dir, *, shapes: Shapes | None = None, name: str | Non
         write_tree(render(compiled.graph), out_dir, force=force)    # IR -> C
         return compiled
     from dietgen.budget import check
-    from dietgen.codegen.project import render_project
+    from dietgen.project import render_project
     from dietgen.toolchain.platformio import setup_core_dir
     report = check(compiled=compiled, board=board)                   # flash, RAM, time per block
     if not report.ok and not force:

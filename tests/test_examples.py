@@ -9,7 +9,7 @@ import pytest
 
 from dietgen.boards import boards
 from dietgen.budget import check
-from dietgen.codegen.project import render_project
+from dietgen.project import render_project
 from dietgen.output import write_tree
 from dietgen.pipeline import compile_model
 from dietgen.toolchain.platformio import build, offline_missing

@@ -16,7 +16,7 @@ import onnx
 import pytest
 
 from dietgen.boards import get_board
-from dietgen.codegen.project import render_project
+from dietgen.project import render_project
 from dietgen.errors import DietgenError
 from dietgen.pipeline import compile_model
 from dietgen.toolchain import platformio

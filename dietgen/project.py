@@ -23,8 +23,10 @@ def _outputs_note(board: Board) -> str:
     return ""
 
 
-def render_project(compiled: Compiled, board: Board, report: BudgetReport | None = None) -> dict[str, str]:
-    """Relative path -> content of the PlatformIO project for ``board``."""
+def render_project(compiled: Compiled, board: Board, report: BudgetReport | None = None,
+                   role: str | None = None) -> dict[str, str]:
+    """Relative path -> content of the PlatformIO project for ``board``. ``role``: "generator" or "effect"
+    (None: inferred from the model's signature)."""
     g = compiled.graph
     name = compiled.c_name
     library = {f"lib/{name}/{rel}": text for rel, text in render(g).items() if rel.endswith((".c", ".h"))}
