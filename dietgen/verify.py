@@ -105,16 +105,34 @@ def run_onnxruntime(compiled: Compiled, inputs: dict[str, np.ndarray]) -> dict[s
 
 def _session_run(model: onnx.ModelProto, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     """onnxruntime's answer; where onnxruntime does not implement a node (batch-first GRU and LSTM layouts),
-    onnx's own reference evaluator's."""
+    onnx's own reference evaluator's. A model neither can run is a one-line error, not a crash."""
     import onnxruntime as ort
+    state = ort.capi.onnxruntime_pybind11_state
+    refusals = tuple(v for v in vars(state).values() if isinstance(v, type) and issubclass(v, Exception))
     opts = ort.SessionOptions()
-    opts.log_severity_level = 4
+    opts.log_severity_level = 4     # its refusals become our one-line errors; its own log lines would precede them
     try:
         session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    except (ort.capi.onnxruntime_pybind11_state.Fail, ort.capi.onnxruntime_pybind11_state.NotImplemented):
+    except (state.Fail, state.NotImplemented) as exc:
         from onnx.reference import ReferenceEvaluator
-        return ReferenceEvaluator(model).run(names, feeds)
-    return session.run(names, feeds)
+        try:
+            return ReferenceEvaluator(model).run(names, feeds)
+        except Exception:  # the evaluator's own errors are bare; onnxruntime's says what the model lacks
+            raise _reference_error("refuses", exc)
+    except refusals as exc:
+        raise _reference_error("refuses", exc)
+    run_opts = ort.RunOptions()
+    run_opts.log_severity_level = 4
+    try:
+        return session.run(names, feeds, run_opts)
+    except refusals as exc:
+        raise _reference_error("fails running", exc)
+
+
+def _reference_error(what: str, exc: Exception) -> DietgenError:
+    text = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    text = text.split(" : ", 3)[-1]    # past "[ONNXRuntimeError] : 1 : FAIL : "
+    return DietgenError(f"onnxruntime {what} the model, so there is no reference to verify against: {text}")
 
 
 def _run_with_custom_ops(model: onnx.ModelProto, custom: list, inputs: dict[str, np.ndarray],

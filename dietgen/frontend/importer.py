@@ -5,6 +5,8 @@ validates the node), and nodes computable at export time folded on the spot so t
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import onnx
 from onnx import numpy_helper
@@ -42,18 +44,23 @@ def _weight(proto: onnx.TensorProto, where: str) -> Tensor:
     return Tensor(proto.name, tuple(value.shape), str(value.dtype), TensorKind.WEIGHT, value)
 
 
-def _attributes(node: onnx.NodeProto) -> dict:
+def _attributes(node: onnx.NodeProto, node_name: str) -> dict:
     attrs = {}
     for a in node.attribute:
         if a.ref_attr_name:
-            raise DietgenError(f"node {node.name!r}: attribute {a.name!r} refers to a function attribute")
+            raise DietgenError(f"node {node_name!r}: attribute {a.name!r} refers to a function attribute")
         value = onnx.helper.get_attribute_value(a)
+        if a.type in (onnx.AttributeProto.FLOAT, onnx.AttributeProto.FLOATS) and \
+                not np.isfinite(np.asarray(value, dtype=np.float64)).all():
+            raise DietgenError(f"node {node_name!r} ({node.op_type}): attribute {a.name!r} is {value} (not finite); "
+                               f"fix the model's parameters")
+        # text was checked to be UTF-8 when the model was normalised
         if isinstance(value, bytes):
-            value = value.decode("utf-8", "replace")
+            value = value.decode("utf-8")
         elif isinstance(value, list) and value and isinstance(value[0], bytes):
-            value = [v.decode("utf-8", "replace") for v in value]
+            value = [v.decode("utf-8") for v in value]
         elif isinstance(value, onnx.TensorProto):
-            value = _weight(value, f"node {node.name!r} attribute").value
+            value = _weight(value, f"node {node_name!r} attribute").value
         elif isinstance(value, list):
             value = tuple(value)
         attrs[a.name] = value
@@ -75,6 +82,10 @@ def import_onnx(model: onnx.ModelProto, name: str, meta: dict | None = None) -> 
         if dtype != "float32":
             raise DietgenError(f"input {inp.name!r} is {dtype}; dietgen models take float32 inputs")
         shape = tuple(d.dim_value for d in tt.shape.dim)
+        if 0 in shape:
+            raise DietgenError(f"input {inp.name!r} has a zero-sized dimension {shape.index(0)} (shape {shape}); "
+                               f"every dimension needs at least one element (export with a non-empty input)")
+        _check_size(f"input {inp.name!r}", shape)
         tensors[inp.name] = Tensor(inp.name, shape, dtype, TensorKind.INPUT)
         inputs.append(inp.name)
     if not inputs:
@@ -87,16 +98,19 @@ def import_onnx(model: onnx.ModelProto, name: str, meta: dict | None = None) -> 
         while node_name in used_names:
             node_name = f"{node_name}_{i}"
         used_names.add(node_name)
+        given = _attributes(proto, node_name)
         if proto.op_type == "Constant" and proto.domain in ("", "ai.onnx"):
             tensors[proto.output[0]] = _constant(proto, node_name)
             continue
         spec = get_op(proto.op_type, "" if proto.domain == "ai.onnx" else proto.domain, node_name)
         provisional = Node(proto.op_type, node_name, tuple(proto.input), tuple(proto.output), {}, proto.domain)
-        node = provisional.with_(attrs=spec.attrs_for(provisional, _attributes(proto)))
+        node = provisional.with_(attrs=spec.attrs_for(provisional, given))
+        _check_ints(spec, node)
         ins = [tensors[n] if n else None for n in node.inputs]
         infos = spec.infer(node, ins)
         for out, (shape, dtype) in zip(node.outputs, infos):
             if out:
+                _check_size(f"node {node_name!r} ({proto.op_type}) output {out!r}", shape)
                 tensors[out] = Tensor(out, tuple(int(d) for d in shape), dtype, TensorKind.ACTIVATION)
         folded = fold_node(spec, node, tensors)
         if folded is None:
@@ -115,6 +129,27 @@ def import_onnx(model: onnx.ModelProto, name: str, meta: dict | None = None) -> 
         tensors[out] = t.with_(kind=TensorKind.OUTPUT)
     graph = Graph(name, tensors, tuple(nodes), tuple(inputs), outputs, dict(meta or {}))
     return graph.replace(tensors={n: t for n, t in tensors.items() if n in graph.used_tensors()})
+
+
+# Sizes, offsets and attribute values reach the generated C as 32-bit ints (dg_int).
+INT_LIMIT = 2**31 - 1
+
+
+def _check_ints(spec, node: Node) -> None:
+    """Refuse integer attributes the generated C cannot hold: every op's sizes, strides, pads and dilations."""
+    for key, value in node.attrs.items():
+        limit = 2**32 - 1 if key in spec.uint32_attributes else INT_LIMIT
+        for v in value if isinstance(value, tuple) else (value,):
+            if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and not -INT_LIMIT <= v <= limit:
+                raise DietgenError(f"node {node.name!r} ({node.op_type}): attribute {key!r} is {v}, beyond the "
+                                   f"32-bit limit of the generated C ({-INT_LIMIT}..{limit})")
+
+
+def _check_size(what: str, shape) -> None:
+    size = math.prod(int(d) for d in shape)
+    if size > INT_LIMIT:
+        raise DietgenError(f"{what} would have {size} elements (shape {tuple(int(d) for d in shape)}); the generated "
+                           f"C indexes with 32-bit ints (at most {INT_LIMIT})")
 
 
 def _constant(proto: onnx.NodeProto, node_name: str) -> Tensor:

@@ -122,6 +122,8 @@ def validate(graph: Graph) -> Graph:
     for name in graph.inputs:
         if graph.tensors.get(name, None) is None or graph.tensors[name].kind != TensorKind.INPUT:
             fail(f"graph input {name!r} is not an input tensor")
+    if not graph.outputs:
+        fail("the graph has no outputs")
     for name in graph.outputs:
         if name not in graph.tensors:
             fail(f"graph output {name!r} is not a tensor")

@@ -4,24 +4,8 @@ Modules are discovered automatically: adding an op means adding its module here 
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
-from dietgen.ops.registry import REQUIRED, Cost, KernelCall, OpCase, OpSpec, Rand, get_op, register, registry, \
-    supported_ops
-
-_loaded = False
-
-
-def load_all() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for info in pkgutil.iter_modules(__path__):
-        if info.name not in ("registry", "common"):
-            importlib.import_module(f"{__name__}.{info.name}")
-
+from dietgen.ops.registry import REQUIRED, Cost, KernelCall, OpCase, OpSpec, Rand, get_op, load_all, register, \
+    registry, supported_ops
 
 __all__ = ["REQUIRED", "Cost", "KernelCall", "OpCase", "OpSpec", "Rand", "get_op", "register", "registry",
            "supported_ops", "load_all"]

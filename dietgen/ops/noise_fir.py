@@ -52,6 +52,7 @@ class NoiseFIR(OpSpec):
     domain = DOMAIN
     kernel = "noise"
     attributes = {"hop": REQUIRED, "seed": REQUIRED}
+    uint32_attributes = ("seed",)
 
     def infer(self, node, inputs):
         self.require_float(node, inputs, 0)

@@ -6,7 +6,10 @@ live here so the generated C runs without any.
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -69,8 +72,22 @@ def register(cls: type["OpSpec"]) -> type["OpSpec"]:
     return cls
 
 
+_loaded = False
+
+
+def load_all() -> None:
+    """Import every op module of this package once: each registers its ops."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    package = __name__.rpartition(".")[0]
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if info.name not in ("registry", "common"):
+            importlib.import_module(f"{package}.{info.name}")
+
+
 def registry() -> dict[tuple[str, str], "OpSpec"]:
-    from dietgen.ops import load_all
     load_all()
     return dict(_REGISTRY)
 
@@ -93,6 +110,8 @@ class OpSpec:
     op_type: ClassVar[str]
     domain: ClassVar[str] = ""
     attributes: ClassVar[dict[str, Any]] = {}
+    # Integer attributes that are unsigned 32-bit values (seeds): the importer bounds the others to int32.
+    uint32_attributes: ClassVar[tuple[str, ...]] = ()
     # C kernel family: firmware/include/dietgen/<kernel>.h and firmware/src/<kernel>.c.
     # None: the op only ever runs at export time (constant folding), never on the device.
     kernel: ClassVar[str | None] = None
