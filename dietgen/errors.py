@@ -19,3 +19,15 @@ class DietgenUsageError(DietgenError):
     """A command line that cannot be acted on (exit status 2, like click's own usage errors)."""
 
     exit_code = 2
+
+
+def wraps_interrupt(exc: BaseException | None) -> bool:
+    """Whether Ctrl-C is behind ``exc``: a library (torch's tracer) may catch KeyboardInterrupt and raise its own
+    error in its place."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False

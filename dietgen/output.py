@@ -1,5 +1,6 @@
 """Writing generated trees: everything into a temporary sibling folder, renamed into place at the end, so a
-failure never leaves a half-written project and an existing folder is only replaced with force."""
+failure or an interruption (Ctrl-C) never leaves a half-written project or a hidden temporary behind, and an
+existing folder is only replaced with force."""
 from __future__ import annotations
 
 import os
@@ -22,6 +23,7 @@ def write_tree(files: dict[str, str | bytes], out_dir, *, force: bool = False) -
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
     except OSError as exc:
         raise DietgenError(f"{out}: cannot write there ({exc.strerror}); choose a writable folder")
+    old = None   # where the folder being replaced waits until the new one is in place
     try:
         for rel, text in files.items():
             path = tmp / rel
@@ -33,28 +35,36 @@ def write_tree(files: dict[str, str | bytes], out_dir, *, force: bool = False) -
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
             os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
-    except OSError as exc:
+        os.replace(tmp, out)
+    except BaseException as exc:   # an OS error or Ctrl-C: the user's folder as it was, and nothing else
+        if old is not None and not out.exists():
+            os.replace(old / out.name, out)
         shutil.rmtree(tmp, ignore_errors=True)
-        raise DietgenError(f"{out}: cannot write there ({exc.strerror}); choose a writable folder")
+        if isinstance(exc, OSError):
+            raise DietgenError(f"{out}: cannot write there ({exc.strerror}); choose a writable folder")
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     os.chmod(out, 0o755)
     return out
 
 
 def write_bytes_atomic(path, data: bytes) -> Path:
-    """One file written whole or not at all: a temporary sibling renamed over ``path``."""
+    """One file written whole or not at all: a temporary sibling renamed over ``path``, removed on any
+    failure or interruption."""
     path = Path(path)
+    tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
         with os.fdopen(fd, "wb") as out:
             out.write(data)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except OSError as exc:
-        if "tmp" in locals():
+    except BaseException as exc:
+        if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
-        raise DietgenError(f"{path}: cannot write it ({exc.strerror or exc}); choose a writable path")
+        if isinstance(exc, OSError):
+            raise DietgenError(f"{path}: cannot write it ({exc.strerror or exc}); choose a writable path")
+        raise
     return path

@@ -240,8 +240,8 @@ def test_interrupted_run_says_where_it_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(lottery, "run_lottery", interrupted)
     form = ["--model", "ddsp", "--preset", "tiny", "--data", tmp_path, "--criterion", "magnitude"]
     result = run("trim", *form, "-o", tmp_path / "a")
-    assert result.exit_code == 1 and "Traceback" not in result.output
-    assert result.output.splitlines()[-1] == "Error: interrupted: rerun the same command to resume from round 2"
+    assert result.exit_code == 130 and "Traceback" not in result.output
+    assert result.output.splitlines()[-1] == "interrupted: rerun the same command to resume from round 2"
     result = run("trim", *form, "-o", tmp_path / "b", "--force")
     assert result.output.splitlines()[-1].endswith("rerun the same command without --force to resume from round 2")
 

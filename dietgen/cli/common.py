@@ -93,7 +93,8 @@ def stream_option_value(stream: bool | None, block: int | None, time_axes: tuple
 def model_options(f):
     """MODEL and --shape, shared by every command that takes a model."""
     f = click.option("--shape", "shapes", multiple=True, metavar="NAME=DxDxD",
-                     help="Static shape of an input (repeatable), e.g. x=1x1x16000.")(f)
+                     help="Static shape of an input (repeatable), e.g. x=1x1x16000: every dimension at least 1, "
+                          "at most 2^22 (4194304) elements per input.")(f)
     f = click.argument("model")(f)
     return f
 

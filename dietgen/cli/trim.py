@@ -3,6 +3,7 @@ comparison of trim runs (normalised test loss against compression ratio)."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -117,7 +118,8 @@ def _run(options: dict) -> None:
         except DietgenError:
             done = 0
         again = "the same command without --force" if options["force"] else "the same command"
-        raise DietgenError(f"interrupted: rerun {again} to resume from round {done}")
+        click.echo(f"interrupted: rerun {again} to resume from round {done}", err=True)
+        sys.exit(130)   # the exit status of a Ctrl-C, without dietgen.cli.main saying "interrupted" a second time
     if as_json:
         click.echo(json.dumps(doc, indent=2))
         return

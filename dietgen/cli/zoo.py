@@ -3,6 +3,7 @@ and how well the trained models sound."""
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -52,9 +53,14 @@ def render(out_dir, soundfont, instruments, pitches, velocities, seconds, releas
         fractions = tuple(float(v) for v in splits.split(","))
     except ValueError:
         raise DietgenUsageError(f"--splits {splits!r}: give three fractions, e.g. 0.8,0.1,0.1")
-    summary = render_dataset(out_dir, soundfont, programs, _int_list(pitches, "pitches"),
-                             _int_list(velocities, "velocities"), seconds, release, seed=seed, fractions=fractions,
-                             force=force, progress=progress_bar)
+    try:
+        summary = render_dataset(out_dir, soundfont, programs, _int_list(pitches, "pitches"),
+                                 _int_list(velocities, "velocities"), seconds, release, seed=seed,
+                                 fractions=fractions, force=force, progress=progress_bar)
+    except KeyboardInterrupt:
+        # the instruments finished are kept in the folder: say how to use them, with a Ctrl-C's exit status
+        click.echo(f"interrupted: rerun the same command to resume the render in {out_dir}", err=True)
+        sys.exit(130)
     splits_text = ", ".join(f"{n} {s}" for s, n in summary["splits"].items())
     click.echo(f"wrote {out_dir}: {summary['notes']} notes ({splits_text}); {summary['silent_skipped']} silent "
                f"notes left out; pitch estimate disagrees with the MIDI pitch on "
@@ -94,7 +100,7 @@ def train(family, preset, data_dir, out_dir, epochs, batch_size, lr, patience, c
                      overrides=parse_overrides(settings), force=force, progress=progress_bar, on_epoch=show)
     except KeyboardInterrupt:
         click.echo(f"interrupted: the best checkpoint so far is kept in {out_dir}", err=True)
-        raise click.exceptions.Abort()
+        sys.exit(130)   # the exit status of a Ctrl-C, without dietgen.cli.main saying "interrupted" a second time
     click.echo(table(["", "validation loss"], [["untrained", result.initial_valid],
                                               [f"best (epoch {result.best_epoch})", result.best_valid]]))
     click.echo(f"stopped: {result.stopped}; checkpoint in {out_dir} (config.json + model.safetensors); "

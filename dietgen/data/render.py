@@ -23,6 +23,7 @@ from dietgen.data.nsynth import SPLITS
 from dietgen.data.wav import wav_bytes
 from dietgen.errors import DietgenError
 from dietgen.models.base import SAMPLE_RATE
+from dietgen.output import write_bytes_atomic
 
 GM_PROGRAMS = (
     "acoustic grand piano", "bright acoustic piano", "electric grand piano", "honky-tonk piano",
@@ -67,12 +68,56 @@ def find_soundfont(soundfont: str | os.PathLike | None) -> Path:
         path = Path(soundfont)
         if not path.is_file():
             raise DietgenError(f"SoundFont {path} not found; give an .sf2 file, e.g. {packages}")
+        check_soundfont(path)
         return path
     for path, _ in SOUNDFONTS:
         if Path(path).is_file():
+            check_soundfont(Path(path))
             return Path(path)
-    raise DietgenError(f"no General MIDI SoundFont found; install Debian package fluid-soundfont-gm (or "
-                       f"timgm6mb-soundfont, smaller) or pass --soundfont FILE.sf2")
+    raise DietgenError("no General MIDI SoundFont found; install Debian package fluid-soundfont-gm (or "
+                       "timgm6mb-soundfont, smaller) or pass --soundfont FILE.sf2")
+
+
+def check_soundfont(path: Path) -> None:
+    """Refuse a file that is not a whole SoundFont before FluidSynth sees it: given one, FluidSynth plays its
+    own default SoundFont instead, exits 0, and the dataset would name the wrong instruments after this file."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            problem = _riff_problem(f, size)
+    except OSError as exc:
+        raise DietgenError(f"SoundFont {path}: cannot read it ({exc.strerror}); give a readable .sf2 file")
+    if problem:
+        raise DietgenError(f"{path} is not a SoundFont: {problem}; give a General MIDI .sf2 file")
+
+
+def _riff_problem(f, size: int) -> str | None:
+    """What is wrong with the RIFF layout of a SoundFont 2 file (``RIFF <size> sfbk`` holding the INFO, sdta
+    and pdta lists, chunk sizes tiling the file exactly, as FluidSynth requires), or None. Reads only the
+    chunk headers, so a 150 MB SoundFont is checked in a few reads."""
+    head = f.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"sfbk":
+        return f"it does not start with a RIFF 'sfbk' header (found {head[:4]!r}...{head[8:12]!r})"
+    declared = struct.unpack("<I", head[4:8])[0] + 8
+    if declared != size:
+        return f"its header gives {declared} bytes but the file holds {size} (truncated or damaged)"
+    lists, pos = [], 12
+    while pos < size:
+        f.seek(pos)
+        chunk = f.read(12)
+        if len(chunk) < 8:
+            return f"a chunk header is cut off at byte {pos}"
+        length = struct.unpack("<I", chunk[4:8])[0]
+        end = pos + 8 + length + (length & 1)
+        if end > size:
+            return f"chunk {chunk[:4].decode('latin-1')!r} at byte {pos} runs past the end of the file"
+        if chunk[:4] == b"LIST":
+            lists.append(chunk[8:12])
+        pos = end
+    missing = [name.decode() for name in (b"INFO", b"sdta", b"pdta") if name not in lists]
+    if missing:
+        return f"it has no {missing[0]} list"
+    return None
 
 
 def note_name(program: int, pitch: int, velocity: int) -> str:
@@ -107,16 +152,45 @@ def _fluidsynth(soundfont: Path, midi: bytes, sample_rate: int, workdir: Path) -
     if executable is None:
         raise DietgenError("fluidsynth not found; install Debian package fluidsynth")
     (workdir / "notes.mid").write_bytes(midi)
+    # The shell's "fonts" command lists what was actually loaded: when the SoundFont fails to load, FluidSynth
+    # says so on stderr, loads its default SoundFont instead and still exits 0.
+    (workdir / "fonts.cmd").write_text("fonts\n")
     raw = workdir / "notes.raw"
     command = [executable, "-n", "-i", "-q", "-F", str(raw), "-T", "raw", "-O", "float", "-r", str(sample_rate),
                "-g", str(GAIN), "-o", "synth.reverb.active=0", "-o", "synth.chorus.active=0",
-               "-o", "synth.cpu-cores=1", str(soundfont), str(workdir / "notes.mid")]
+               "-o", "synth.cpu-cores=1", "-f", str(workdir / "fonts.cmd"), str(soundfont.resolve()),
+               str(workdir / "notes.mid")]
     result = subprocess.run(command, capture_output=True, text=True)
+    detail = [line.strip() for line in (result.stderr or result.stdout).splitlines() if line.strip()]
     if result.returncode != 0 or not raw.is_file():
-        detail = (result.stderr or result.stdout).strip().splitlines()
         raise DietgenError(f"fluidsynth failed on {soundfont}: {detail[0] if detail else result.returncode}")
+    loaded = _loaded_fonts(result.stdout)
+    if loaded != [soundfont.resolve()]:
+        errors = [line.strip().removeprefix("fluidsynth: error: ") for line in result.stderr.splitlines()
+                  if "error" in line.lower()]
+        why = (errors or ["no reason given"])[0]
+        instead = ", ".join(map(str, loaded)) or "nothing"
+        raise DietgenError(f"fluidsynth could not load {soundfont} ({why}) and loaded {instead} instead; give a "
+                           f"General MIDI .sf2 file that FluidSynth reads")
     stereo = np.fromfile(raw, dtype="<f4").reshape(-1, 2)
     return stereo.mean(axis=1)
+
+
+def _loaded_fonts(listing: str) -> list[Path]:
+    """The SoundFonts of a "fonts" listing ("ID  Name" then one "<id>  <path>" line per font)."""
+    fonts = []
+    for line in listing.splitlines():
+        number, _, name = line.strip().partition(" ")
+        if number.isdigit() and name.strip():
+            fonts.append(Path(name.strip()).resolve())
+    return fonts
+
+
+def _check_loads(soundfont: Path, sample_rate: int) -> None:
+    """FluidSynth loads ``soundfont`` (an empty MIDI file played in a scratch folder), checked before the
+    dataset folder is created or replaced so a SoundFont it rejects leaves nothing behind."""
+    with tempfile.TemporaryDirectory(prefix="dietgen-soundfont.") as workdir:
+        _fluidsynth(soundfont, _midi_file(0, [], 1, 0, 0), sample_rate, Path(workdir))
 
 
 def _settings(soundfont: Path, instruments, pitches, velocities, seconds, release, sample_rate, seed, fractions):
@@ -142,12 +216,6 @@ def _check(instruments, pitches, velocities, seconds, release, sample_rate, frac
         raise DietgenError(f"split fractions {fractions}: give three non-negative fractions summing to 1")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def _render_instrument(out: Path, soundfont: Path, program: int, pitches, velocities, note_samples: int,
                        held_samples: int, sample_rate: int) -> dict:
     notes = [(p, v) for p in pitches for v in velocities]
@@ -164,7 +232,7 @@ def _render_instrument(out: Path, soundfont: Path, program: int, pitches, veloci
             silent += 1
             continue
         name = note_name(program, pitch, velocity)
-        _write_atomic(out / "audio" / f"{name}.wav", wav_bytes(note, sample_rate))
+        write_bytes_atomic(out / "audio" / f"{name}.wav", wav_bytes(note, sample_rate))
         estimate, agrees = pitch_check(note, pitch, sample_rate)
         entries[name] = {"note_str": name, "instrument": program, "instrument_str": f"gm_{program:03d}",
                          "instrument_name": GM_PROGRAMS[program], "instrument_family_str": GM_FAMILIES[program // 8],
@@ -205,9 +273,7 @@ def render_dataset(out_dir, soundfont=None, instruments: Sequence[int] = DEFAULT
     settings = _settings(soundfont, instruments, pitches, velocities, seconds, release, sample_rate, seed,
                          fractions)
     settings_path = out / "dataset.json"
-    if out.exists() and force:
-        shutil.rmtree(out)
-    if out.exists():
+    if out.exists() and not force:
         previous = None
         if settings_path.is_file():
             try:
@@ -220,12 +286,15 @@ def render_dataset(out_dir, soundfont=None, instruments: Sequence[int] = DEFAULT
         summary = json.loads(settings_path.read_text()).get("summary")
         if summary is not None and (out / "examples.json").is_file():
             return summary
+    _check_loads(soundfont, sample_rate)
+    if out.exists() and force:
+        shutil.rmtree(out)
     parts = out / ".parts"
     try:
         parts.mkdir(parents=True, exist_ok=True)
         (out / "audio").mkdir(exist_ok=True)
         if not settings_path.is_file():
-            _write_atomic(settings_path, (json.dumps({"settings": settings}, indent=2) + "\n").encode())
+            write_bytes_atomic(settings_path, (json.dumps({"settings": settings}, indent=2) + "\n").encode())
     except OSError as exc:
         raise DietgenError(f"{out}: cannot write there ({exc.strerror}); choose a writable folder")
     note_samples = int(seconds * sample_rate)
@@ -238,16 +307,17 @@ def render_dataset(out_dir, soundfont=None, instruments: Sequence[int] = DEFAULT
         else:
             results[program] = _render_instrument(out, soundfont, program, pitches, velocities, note_samples,
                                                   held_samples, sample_rate)
-            _write_atomic(part, json.dumps(results[program], sort_keys=True).encode())
+            write_bytes_atomic(part, json.dumps(results[program], sort_keys=True).encode())
     entries = {name: e for r in results.values() for name, e in r["entries"].items()}
     if not entries:
         raise DietgenError(f"{soundfont}: no note sounded for these instruments and pitches; choose others")
     _assign_splits(entries, seed, fractions)
-    _write_atomic(out / "examples.json", (json.dumps(entries, indent=1, sort_keys=True) + "\n").encode())
+    write_bytes_atomic(out / "examples.json", (json.dumps(entries, indent=1, sort_keys=True) + "\n").encode())
     summary = {"notes": len(entries),
                "silent_skipped": sum(r["silent"] for r in results.values()),
                "pitch_disagreements": sum(not e["pitch_ok"] for e in entries.values()),
                "splits": {s: sum(e["split"] == s for e in entries.values()) for s in SPLITS}}
-    _write_atomic(settings_path, (json.dumps({"settings": settings, "summary": summary}, indent=2) + "\n").encode())
+    document = {"settings": settings, "summary": summary}
+    write_bytes_atomic(settings_path, (json.dumps(document, indent=2) + "\n").encode())
     shutil.rmtree(parts)
     return summary

@@ -3,7 +3,9 @@ Python) a torch module or an ONNX ModelProto. Each becomes one normalised ONNX m
 from __future__ import annotations
 
 import importlib
+import math
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,13 @@ import onnx
 from dietgen.errors import DietgenError, DietgenUsageError
 from dietgen.frontend.onnx_model import Shapes, format_shape, normalise, read_onnx
 from dietgen.frontend.torch_export import torch_to_onnx
+
+
+# The most elements one input may have, checked before any tensor is built: 2^22 float32 values (16 MiB) is over
+# four minutes of 16 kHz audio (87 s at 48 kHz), a longer offline window than any board here can hold, and
+# compiling grows with the window (examples/demo, 64 samples wide, peaks at 2.4 GB inspecting 2^20 samples), so a
+# mistyped shape is refused at once instead of exhausting the machine's memory.
+MAX_INPUT_ELEMENTS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -33,12 +42,51 @@ def _from_torch(module, shapes: Shapes, name: str, source: str, meta: dict) -> L
     return LoadedModel(normalise(proto, None, source), name, source, meta)
 
 
+def check_shapes(shapes: Shapes, expected: Shapes, where: str) -> None:
+    """Refuse a --shape before any tensor is built: an empty dimension, more than MAX_INPUT_ELEMENTS elements,
+    or (where the model's inputs are known, ``expected``) a rank other than the input's."""
+    for name, shape in shapes.items():
+        given = f"--shape {name}={format_shape(shape)}"
+        known = name in expected
+        rank = f"{len(expected[name])} dimensions, e.g. {name}={format_shape(expected[name])}" if known else ""
+        if known and len(shape) != len(expected[name]):
+            raise DietgenUsageError(f"{given}: input {name!r} of {where} has {rank}; this shape has {len(shape)}")
+        if 0 in shape:
+            raise DietgenUsageError(f"{given}: dimension {shape.index(0)} is 0; every dimension of input {name!r} "
+                                    f"of {where} is at least 1" + (f" ({rank})" if known else ""))
+        if math.prod(shape) > MAX_INPUT_ELEMENTS:
+            raise DietgenUsageError(f"{given}: {math.prod(shape)} elements, over dietgen's limit of "
+                                    f"{MAX_INPUT_ELEMENTS} (2^22) per input; give a shorter window")
+
+
+def _import(module_name: str):
+    """Import as ``python -m`` would: the current folder first on sys.path, so a model file next to the user is
+    found, and sys.path left as it was afterwards."""
+    here = os.getcwd()
+    sys.path.insert(0, here)
+    importlib.invalidate_caches()   # a module written since the last import in this process is found too
+    try:
+        return importlib.import_module(module_name)
+    finally:
+        sys.path.remove(here)
+
+
 def _factory(spec: str):
     module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise DietgenUsageError(f"{spec}: expected package.module:factory, e.g. mymodel:make")
     try:
-        obj = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise DietgenError(f"{spec}: cannot import ({exc}); expected package.module:factory on PYTHONPATH")
+        module = _import(module_name)
+    except ImportError as exc:
+        raise DietgenError(f"{spec}: cannot import {module_name} ({exc}); expected package.module:factory in the "
+                           f"current folder or on PYTHONPATH")
+    except Exception as exc:  # the user's own module failed while it was imported
+        raise DietgenError(f"{spec}: importing {module_name} raised {type(exc).__name__}: {exc}")
+    try:
+        obj = getattr(module, attr)
+    except AttributeError:
+        raise DietgenError(f"{spec}: cannot import {attr!r}, module {module_name} has no such name; expected "
+                           f"package.module:factory")
     import torch
     if isinstance(obj, torch.nn.Module):
         return obj
@@ -55,6 +103,7 @@ def load_torch(model: Any, shapes: Shapes | None = None) -> tuple[Any, Shapes, s
     source, checkpoint metadata); None when MODEL names an ONNX file."""
     shapes = dict(shapes or {})
     if hasattr(model, "forward"):  # a torch.nn.Module
+        check_shapes(shapes, {}, type(model).__name__)
         return model, shapes, type(model).__name__, type(model).__name__, {}
     text = os.fspath(model)
     path = Path(text)
@@ -68,6 +117,7 @@ def load_torch(model: Any, shapes: Shapes | None = None) -> tuple[Any, Shapes, s
         if unknown:
             raise DietgenUsageError(f"--shape names {unknown[0]!r}, which is not an input of {path.name} "
                                     f"(inputs: {', '.join(saved)})")
+        check_shapes(shapes, saved, path.name)
         inputs = {**saved, **shapes}
         meta = {k: doc[k] for k in ("sample_rate", "block") if k in doc}
         training = doc.get("training")
@@ -78,6 +128,7 @@ def load_torch(model: Any, shapes: Shapes | None = None) -> tuple[Any, Shapes, s
         module = _factory(text)
         if not hasattr(module, "forward"):
             raise DietgenError(f"{text}: the factory returned {type(module).__name__}, not a torch.nn.Module")
+        check_shapes(shapes, {}, text)   # a user's module does not state its inputs' ranks; torch.export checks
         return module, shapes, text.rpartition(":")[2], text, {}
     return None
 
@@ -86,6 +137,7 @@ def load_model(model: Any, shapes: Shapes | None = None, name: str | None = None
     """Resolve MODEL (see module docstring) into a normalised ONNX model."""
     shapes = dict(shapes or {})
     if isinstance(model, onnx.ModelProto):
+        check_shapes(shapes, {}, name or "the ONNX model")   # normalise checks the rank against the graph
         return LoadedModel(normalise(model, shapes, name or "model"), name or model.graph.name or "model",
                            name or "ONNX model")
     loaded = load_torch(model, shapes)
@@ -98,6 +150,7 @@ def load_model(model: Any, shapes: Shapes | None = None, name: str | None = None
             meta = {**meta, "control": {"control": control.to_json(), "notes": meta.pop("notes", None)}}
         return _from_torch(module, inputs, name or label, source, meta)
     path = Path(model)
+    check_shapes(shapes, {}, path.name)
     proto = read_onnx(path)
     return LoadedModel(normalise(proto, shapes, path.name), name or path.stem, path.name)
 

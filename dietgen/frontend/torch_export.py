@@ -8,7 +8,7 @@ import warnings
 
 import onnx
 
-from dietgen.errors import DietgenError
+from dietgen.errors import DietgenError, wraps_interrupt
 from dietgen.frontend.onnx_model import OPSET
 
 
@@ -25,9 +25,14 @@ def torch_to_onnx(module, example_inputs: tuple, input_names: list[str] | None =
             program = torch.onnx.export(module, tuple(example_inputs), dynamo=True, opset_version=OPSET,
                                         input_names=names, optimize=True, verbose=False)
         except Exception as exc:
+            if wraps_interrupt(exc):
+                # Ctrl-C mid-capture (e.g. while torch imports its tracer) resurfaces as an export failure; it
+                # is the user stopping the program, not the model failing to export.
+                raise KeyboardInterrupt from exc
             msg = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
             raise DietgenError(f"torch.export could not capture {type(module).__name__}: {msg}")
     return program.model_proto
+
 
 
 @contextlib.contextmanager

@@ -1,0 +1,3 @@
+from dietgen.cli import main
+
+main()
