@@ -1,4 +1,4 @@
-"""Time per block: a per-core cost model, calibrated on emulator counts.
+"""Time per block: a per-core cost model, calibrated on emulator counts (by dietgen.calibrate).
 
 Each core has a table (dietgen/costs/<core>.json, written by ``dietgen calibrate``): per op type, a fixed cost
 per node plus a cost per unit of the op's work (MACs, output elements and parameters read when it multiplies and
@@ -6,25 +6,14 @@ accumulates, output elements otherwise), and per pointwise function the cost per
 a producer. The counts are
 QEMU instructions for ARM cores (QEMU has no cycle model: a per-core cycles-per-instruction figure, stated with
 its source in the table, turns them into cycles) and exact simavr cycles for AVR.
-
-Calibration runs a fixed set of small models (convolutions, recurrent layers, transposed-convolution decoders,
-embeddings, and a synthesizer's signal ops with dietgen::NoiseFIR, in three sizes each, offline and as streamed
-step programs of one and more frames), none of them an example model, and fits the table to the per-node counts,
-each weighted by its own size so that a one-frame step is fitted as well as a whole window.
 """
 from __future__ import annotations
 
 import json
-import tempfile
-from dataclasses import dataclass
-from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
 
-import numpy as np
-
-from dietgen.boards import Board, boards
+from dietgen.boards import Board
 from dietgen.errors import DietgenError
 from dietgen.ir import Graph, Node
 from dietgen.ops import get_op
@@ -73,7 +62,7 @@ def features(node: Node, graph: Graph) -> dict[str, float]:
             "params": float(params)}
 
 
-def _fused_fn(node: Node) -> str | None:
+def fused_fn(node: Node) -> str | None:
     fused = node.attrs.get("_fn")
     return fused[0] if fused else None
 
@@ -100,7 +89,7 @@ def node_count(node: Node, graph: Graph, table: dict, calls: int) -> float:
     twin = get_op(node.op_type, node.domain, node.name).cost_as
     entry = table["ops"].get(node.op_type) or table["ops"].get(twin) or table["default"]
     count = entry["fixed"] + sum(entry.get(k, 0.0) * f[k] for k in FEATURES)
-    fn = _fused_fn(node)
+    fn = fused_fn(node)
     if fn:
         count += table["fn"].get(fn, 0.0) * f["elements"]
     return float(count)
@@ -119,321 +108,3 @@ def block_cycles(graph: Graph, board: Board) -> tuple[float, dict[str, float]]:
     total, per = block_counts(graph, board.core)
     factor = table.get("cycles_per_instruction", 1.0) if table["unit"] == "instructions" else 1.0
     return total * factor, {k: v * factor for k, v in per.items()}
-
-
-# -- calibration -------------------------------------------------------------------------------------------------
-
-def calibration_models() -> list[tuple[str, Callable, dict, Any]]:
-    """Small models covering the layer and op families of the zoo, each in three sizes (all but the largest of
-    each family fit 8 KB of AVR RAM), offline and as step programs (the last item: what compile_model's
-    ``stream`` takes)."""
-    from dietgen.passes.stream import StreamSpec
-    import torch
-    from torch import nn
-
-    from dietgen.models.synth import harmonic_bank, noise_for
-    from dietgen.ops.causal_fir import causal_fir
-
-    class Gated(nn.Module):
-        def __init__(self, c, d):
-            super().__init__()
-            self.d = d
-            self.inp = nn.Conv1d(1, c, 1)
-            self.gate = nn.Conv1d(c, 2 * c, 2, dilation=d)
-            self.res = nn.Conv1d(c, c, 1)
-            self.out = nn.Conv1d(c, 4, 1)
-            self.skip = nn.Conv1d(c, 4, 1)
-
-        def forward(self, x):
-            h = self.inp(torch.relu(x))
-            a, b = self.gate(nn.functional.pad(h, (self.d, 0))).chunk(2, dim=1)
-            g = torch.tanh(a) * torch.sigmoid(b)
-            y = self.out(torch.relu(h + self.res(g)))
-            return (y + self.skip(g)).transpose(1, 2)
-
-    class Recurrent(nn.Module):
-        def __init__(self, i, h):
-            super().__init__()
-            self.pre = nn.Linear(i, h)
-            self.gru = nn.GRU(h, h, batch_first=True)
-            self.lstm = nn.LSTM(h, h, batch_first=True)
-            self.post = nn.Linear(h, 2)
-
-        def forward(self, x):
-            y, _ = self.gru(torch.relu(self.pre(x)))
-            y, _ = self.lstm(y)
-            return torch.sigmoid(self.post(y))
-
-    class Decoder(nn.Module):
-        def __init__(self, c, s):
-            super().__init__()
-            self.up = nn.ConvTranspose1d(c, 3, 4 * s, stride=s, padding=(3 * s) // 2)
-            self.head = nn.Linear(3, 1)
-
-        def forward(self, z):
-            return torch.tanh(self.head(self.up(z).transpose(1, 2)))
-
-    class Embedded(nn.Module):
-        """Learned per-frame embeddings (Gather, Expand, Concat) into an LSTM, upsampled by a wide-stride
-        transposed convolution and smoothed: the shapes of a sample-level decoder."""
-
-        def __init__(self, frames, h, c, s):
-            super().__init__()
-            self.frames = frames
-            self.time = nn.Embedding(frames, 4)
-            self.lstm = nn.LSTM(6, h, batch_first=True)
-            self.proj = nn.Linear(h, c)
-            self.up = nn.ConvTranspose1d(c, c, 4 * s, stride=s, padding=(3 * s) // 2)
-            self.smooth = nn.Conv1d(c, 1, 3, padding=1)
-
-        def forward(self, x):
-            t = self.time(torch.arange(self.frames)).unsqueeze(0).expand(x.shape[0], -1, -1)
-            picked = x.index_select(2, torch.tensor([1, 0])) + x[:, :, :1].expand(-1, -1, 2)
-            y, _ = self.lstm(torch.cat([picked, t], -1))
-            return self.smooth(self.up(self.proj(y).transpose(1, 2)))
-
-    class Synth(nn.Module):
-        """Frame controls to audio with the signal ops of a sinusoidal-plus-noise synthesizer: phase
-        accumulation, sines, envelopes and reductions written out in ONNX ops, and the synthesis ops of the
-        dietgen domain (Harmonic, NoiseFIR, and CausalFIR for a reverb of ``reverb`` taps)."""
-
-        def __init__(self, frames, hop, harmonics, taps, reverb):
-            super().__init__()
-            self.hop, self.harmonics, self.taps = hop, harmonics, taps
-            self.reverb = nn.Parameter(torch.randn(reverb) * 0.01)
-            self.pre = nn.Linear(2, 8)
-            self.norm = nn.LayerNorm(8)
-            self.gru = nn.GRU(8, 8, batch_first=True)
-            self.post = nn.Linear(8, harmonics + taps)
-
-        def forward(self, f0, loudness):
-            h = torch.relu(self.norm(self.pre(torch.stack([torch.log(f0 + 1.0), loudness], -1))))
-            c = self.post(self.gru(h)[0])
-            amps = torch.clamp(c[..., :self.harmonics], -4.0, 4.0)
-            ir = 2.0 * torch.sigmoid(c[..., self.harmonics:]) ** 2.3 + 1e-7
-            amps = amps / (ir.sum(-1, keepdim=True) + 1.0)
-            step = f0 * (self.hop / 16000)
-            phase = torch.cumsum(step - torch.floor(step), -1)
-            phase = phase - torch.floor(phase)
-            theta = phase.unsqueeze(-1) + f0.unsqueeze(-1) * (torch.arange(self.hop, dtype=torch.float32) / 16000)
-            cycles = theta.unsqueeze(-1) * torch.arange(1, self.harmonics + 1, dtype=torch.float32)
-            sines = torch.sin(6.283185307 * (cycles - torch.floor(cycles)))
-            harmonic = (amps.unsqueeze(2) * sines).sum(-1).reshape(f0.shape[0], -1)
-            if torch.onnx.is_in_onnx_export():
-                noise = torch.onnx.ops.symbolic("dietgen::NoiseFIR", (ir,), {"hop": self.hop, "seed": 7},
-                                                dtype=torch.float32, shape=(f0.shape[0], f0.shape[1] * self.hop),
-                                                version=1)
-            else:
-                noise = noise_for(ir, self.hop, 7)
-            dry = harmonic + harmonic_bank(f0, amps.abs(), self.hop, 16000) + noise
-            if torch.onnx.is_in_onnx_export():
-                wet = torch.onnx.ops.symbolic("dietgen::CausalFIR", (dry, self.reverb), {}, dtype=torch.float32,
-                                              shape=tuple(dry.shape), version=1)
-            else:
-                wet = torch.from_numpy(causal_fir(dry.detach().numpy(), self.reverb.detach().numpy()))
-            return dry + wet + nn.functional.pad(dry, (3, 0))[:, :-3]
-
-    class Centred(nn.Module):
-        """A centred convolution summed with its input (its lookahead delays the other branch), then a causal
-        one."""
-
-        def __init__(self, c):
-            super().__init__()
-            self.inp = nn.Conv1d(1, c, 1)
-            self.mid = nn.Conv1d(c, c, 3, padding=1)
-            self.out = nn.Conv1d(c, 2, 2)
-
-        def forward(self, x):
-            h = self.inp(x)
-            h = h + torch.tanh(self.mid(h))
-            return self.out(nn.functional.pad(h, (1, 0)))
-
-    offline = False
-    return [("gated-4", lambda: Gated(4, 1), {"x": (1, 1, 16)}, offline),
-            ("gated-6", lambda: Gated(6, 2), {"x": (1, 1, 40)}, offline),
-            ("gated-10", lambda: Gated(10, 4), {"x": (1, 1, 24)}, offline),
-            ("recurrent-4", lambda: Recurrent(3, 4), {"x": (1, 3, 3)}, offline),
-            ("recurrent-8", lambda: Recurrent(3, 8), {"x": (1, 12, 3)}, offline),
-            ("recurrent-12", lambda: Recurrent(4, 12), {"x": (1, 5, 4)}, offline),
-            ("decoder-2", lambda: Decoder(2, 2), {"z": (1, 2, 4)}, offline),
-            ("decoder-4", lambda: Decoder(4, 4), {"z": (1, 4, 4)}, offline),
-            ("decoder-8", lambda: Decoder(8, 4), {"z": (1, 8, 8)}, offline),
-            ("embedded-12", lambda: Embedded(3, 12, 6, 8), {"x": (1, 3, 2)}, offline),
-            ("embedded-20", lambda: Embedded(4, 20, 8, 16), {"x": (1, 4, 2)}, offline),
-            ("embedded-32", lambda: Embedded(4, 32, 16, 16), {"x": (1, 4, 2)}, offline),
-            ("synth-4", lambda: Synth(3, 8, 4, 5, 12), {"f0": (1, 3), "loudness": (1, 3)}, offline),
-            ("synth-6", lambda: Synth(4, 16, 6, 9, 40), {"f0": (1, 4), "loudness": (1, 4)}, offline),
-            ("synth-8", lambda: Synth(6, 32, 8, 17, 100), {"f0": (1, 6), "loudness": (1, 6)}, offline),
-            ("gated-4-step1", lambda: Gated(4, 1), {"x": (1, 1, 16)}, StreamSpec(1)),
-            ("gated-10-step1", lambda: Gated(10, 8), {"x": (1, 1, 32)}, StreamSpec(1)),
-            ("gated-16-step8", lambda: Gated(16, 4), {"x": (1, 1, 32)}, StreamSpec(8)),
-            ("recurrent-8-step1", lambda: Recurrent(3, 8), {"x": (1, 12, 3)}, StreamSpec(1)),
-            ("recurrent-12-step4", lambda: Recurrent(4, 12), {"x": (1, 8, 4)}, StreamSpec(4)),
-            ("decoder-4-step1", lambda: Decoder(4, 4), {"z": (1, 4, 8)}, StreamSpec(1)),
-            ("decoder-8-step2", lambda: Decoder(8, 4), {"z": (1, 8, 8)}, StreamSpec(2)),
-            ("centred-4-step1", lambda: Centred(4), {"x": (1, 1, 16)}, StreamSpec(1)),
-            ("centred-12-step4", lambda: Centred(12), {"x": (1, 1, 16)}, StreamSpec(4)),
-            # frames of the hops synthesizers step by (DDSP: 160 samples), their reverbs streamed by partitioned
-            # FFT, and directly where the block has no partition (14 samples)
-            ("synth-4-step1", lambda: Synth(3, 40, 4, 5, 300), {"f0": (1, 3), "loudness": (1, 3)}, StreamSpec(1)),
-            ("synth-6-step1", lambda: Synth(3, 80, 6, 9, 1000), {"f0": (1, 3), "loudness": (1, 3)}, StreamSpec(1)),
-            ("synth-8-step1", lambda: Synth(3, 160, 8, 17, 2000), {"f0": (1, 3), "loudness": (1, 3)}, StreamSpec(1)),
-            ("synth-5-step1", lambda: Synth(4, 14, 5, 7, 50), {"f0": (1, 4), "loudness": (1, 4)}, StreamSpec(1))]
-
-
-def calibration_boards(cores: tuple[str, ...] | None = None) -> dict[str, Board]:
-    """One board per core with an emulator: the one with the most RAM (the calibration models must fit)."""
-    from dietgen.toolchain.cross import cross_available, family
-    chosen: dict[str, Board] = {}
-    for b in sorted(boards().values(), key=lambda b: (-b.ram_bytes, b.id)):
-        if b.emulator.kind == "none" or b.core in chosen or (cores and b.core not in cores):
-            continue
-        try:
-            family(b)
-        except DietgenError:
-            continue
-        if cross_available(b):
-            chosen[b.core] = b
-    missing = sorted(set(cores or ()) - set(chosen))
-    if missing:
-        raise DietgenError(f"no board with an installed cross compiler emulates core {missing[0]}; known cores "
-                           f"with one: {', '.join(sorted(chosen)) or 'none'}")
-    return chosen
-
-
-@dataclass(frozen=True)
-class Sample:
-    op_type: str
-    fn: str | None
-    features: dict[str, float]
-    count: float
-
-
-def measure(compiled, board: Board, workdir: Path) -> tuple[list[Sample], int]:
-    """Per-node emulator counts of one model on ``board`` (bench harness, steady-state step)."""
-    from dietgen.codegen.render import render
-    from dietgen.output import write_tree
-    from dietgen.toolchain.cross import build_elf
-    from dietgen.toolchain.emulate import node_counts, run_elf
-    g = compiled.graph
-    src = write_tree(render(g), workdir / "src", force=True)
-    elf = build_elf(src, compiled.c_name, board, workdir / "build", "bench")
-    run = run_elf(elf, board, compiled.c_name, None, g.meta["plan"].out_size)
-    counts = node_counts(g, run.steps[-1])
-    calls = dict((n.name, c) for n, c in kernel_calls(g))
-    samples = [Sample(n.op_type, _fused_fn(n), features(n, g), counts[n.name]) for n in g.nodes if calls[n.name]]
-    return samples, run.steps[-1].total
-
-
-def _fit(rows: list[dict[str, float]], ys: np.ndarray, candidates: list[tuple[str, ...]]) -> dict[str, float]:
-    """fixed + sum(coefficient * feature) by least squares on the relative error (a one-frame step's node counts
-    as much as a whole window's), using the first candidate feature set whose fit has no negative coefficient and
-    fewer unknowns than samples; a proportional fit when none does."""
-    weight = 1.0 / np.maximum(np.abs(ys), 1.0)
-    for names in candidates:
-        x = np.array([[1.0, *(r[k] for k in names)] for r in rows])
-        if len(rows) <= x.shape[1] or np.linalg.matrix_rank(x) < x.shape[1]:
-            continue
-        coef = np.linalg.lstsq(x * weight[:, None], ys * weight, rcond=None)[0]
-        if np.all(coef >= 0):
-            return {"fixed": float(coef[0]), **{k: float(c) for k, c in zip(names, coef[1:])}}
-    key = candidates[-1][0]
-    xs = np.array([r[key] for r in rows])
-    if np.any(xs):
-        return {"fixed": 0.0, key: float(max(np.sum(xs * ys) / np.sum(xs * xs), 0.0))}
-    return {"fixed": float(max(ys.mean(), 0.0))}
-
-
-def fit_table(samples: list[Sample], core: str, unit: str) -> dict:
-    """The cost table that best explains ``samples`` (see the module docstring for its form)."""
-    from dietgen.ops.registry import registry
-    fn_of_op = {spec.op_type: getattr(spec, "fn", None) for spec in registry().values()}
-    ops: dict[str, dict] = {}
-    fn_cost: dict[str, float] = {}
-    by_op: dict[str, list[Sample]] = {}
-    for s in samples:
-        by_op.setdefault(s.op_type, []).append(s)
-    # Pointwise ops first: their per-element cost is also what a fused function adds to its producer.
-    for op in sorted(by_op, key=lambda op: (fn_of_op.get(op) is None, op)):
-        group = by_op[op]
-        ys = np.array([s.count - (fn_cost.get(s.fn, 0.0) * s.features["elements"] if s.fn else 0.0)
-                       for s in group])
-        multiplies = any(s.features["macs"] for s in group)
-        candidates = [("macs", "elements", "params"), ("macs", "elements"), ("macs",)] if multiplies \
-            else [("elements",)]
-        entry = _fit([s.features for s in group], ys, candidates)
-        ops[op] = {k: round(v, 4) for k, v in entry.items()} | {"samples": len(group)}
-        if fn_of_op.get(op):
-            fn_cost[fn_of_op[op]] = entry.get("elements", 0.0)
-    default = _fit([s.features for s in samples], np.array([s.count for s in samples]), [("bytes",)])
-    table = {"core": core, "unit": unit,
-             "ops": dict(sorted(ops.items())),
-             "fn": {k: round(v, 4) for k, v in sorted(fn_cost.items())},
-             "default": {k: round(v, 4) for k, v in default.items()}}
-    if unit == "instructions":
-        cpi, source = CYCLES_PER_INSTRUCTION[core]
-        table.update(cycles_per_instruction=cpi, cycles_per_instruction_source=source)
-    return table
-
-
-def _seeded(factory: Callable):
-    """The model with fixed weights: float timings depend a little on the values, and a rerun of the
-    calibration should reproduce the committed tables."""
-    import torch
-    torch.manual_seed(0)
-    return factory().eval()
-
-
-@dataclass(frozen=True)
-class CalibrationResult:
-    core: str
-    board: str
-    unit: str
-    path: Path
-    models: int
-    nodes: int
-    fit_error: float        # largest |estimate - count| / count over the calibration models' totals
-    skipped: tuple[str, ...]  # calibration models too large for the board's memory
-
-
-def calibrate(cores: tuple[str, ...] | None = None, out_dir: Path | None = None,
-              progress: Callable[[str], None] | None = None) -> list[CalibrationResult]:
-    """Run the calibration models on each core's emulator and write dietgen/costs/<core>.json (or into
-    ``out_dir``)."""
-    from dietgen.pipeline import compile_model
-    from dietgen.toolchain.emulate import unit_of
-    chosen = calibration_boards(cores)
-    out_dir = Path(out_dir) if out_dir else COSTS_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
-    compiled = [(name, compile_model(_seeded(factory), shapes, name=name.replace("-", "_"), stream=stream))
-                for name, factory, shapes, stream in calibration_models()]
-    results = []
-    for core, board in sorted(chosen.items()):
-        samples, totals, skipped = [], [], []
-        with tempfile.TemporaryDirectory(prefix="dietgen-calibrate-") as tmp:
-            for name, c in compiled:
-                if progress:
-                    progress(f"{core}: {name} on {board.id}")
-                try:
-                    got, total = measure(c, board, Path(tmp) / name)
-                except DietgenError:
-                    # The larger models do not fit an AVR's memory: the core is fitted on the others.
-                    skipped.append(name)
-                    continue
-                samples += got
-                totals.append((c, total))
-        unit = unit_of(board)
-        table = fit_table(samples, core, unit)
-        table["calibrated"] = (f"dietgen calibrate on {date.today().isoformat()}: {len(totals)} models, "
-                               f"{len(samples)} nodes, on {board.id}'s emulator")
-        path = out_dir / f"{core}.json"
-        path.write_text(json.dumps(table, indent=1) + "\n")
-        cost_table.cache_clear()
-        errors = []
-        for c, total in totals:
-            est = sum(node_count(n, c.graph, table, k) for n, k in kernel_calls(c.graph))
-            errors.append(abs(est - total) / total)
-        results.append(CalibrationResult(core, board.id, unit, path, len(totals), len(samples), max(errors),
-                                         tuple(skipped)))
-    return results
-

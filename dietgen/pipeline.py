@@ -1,6 +1,13 @@
 """The export flow, top to bottom: model -> ONNX -> IR -> passes -> C.
 
 Everything dietgen does to a model goes through ``compile_model``; ``export`` writes what ``render`` makes.
+
+Layering: this module is the top of the compiler layer (dietgen.frontend, ir, ops, passes, codegen, control,
+notes, output, resources, errors, and this pipeline), which turns a model into C and knows no board. The board
+layer sits above it and calls it: boards, budget, cost, calibrate, glue, project, deploy (export with ``board=``),
+toolchain (host and cross builds, emulators, PlatformIO), verify, generate, bench; the CLI and the package's
+lazy API sit on top of both. Imports point one way: nothing in the compiler layer imports the board layer, and no
+module imports one that imports it back, even inside a function (tests/test_layers.py checks both).
 """
 from __future__ import annotations
 
@@ -67,20 +74,9 @@ def compile_model(model: Any, shapes: Shapes | None = None, name: str | None = N
 
 def export(model: Any, out_dir, *, shapes: Shapes | None = None, name: str | None = None,
            force: bool = False, sample_rate: int | None = None, block: int | None = None,
-           board: str | None = None, stream: StreamSpec | bool | None = None) -> Compiled:
-    """Generate the C library and host build files for ``model`` into ``out_dir``; with ``board``, a PlatformIO
-    project for it, refused when the model is over the board's budget (unless ``force``). ``stream``: see
-    stream_request."""
+           stream: StreamSpec | bool | None = None) -> Compiled:
+    """Generate the C library and host build files for ``model`` into ``out_dir``. ``stream``: see
+    stream_request. (A PlatformIO project for a board: dietgen.deploy.export.)"""
     compiled = compile_model(model, shapes, name, sample_rate, block, stream)
-    if board is None:
-        write_tree(render(compiled.graph), out_dir, force=force)    # IR -> C
-        return compiled
-    from dietgen.budget import check
-    from dietgen.project import render_project
-    from dietgen.toolchain.platformio import setup_core_dir
-    report = check(compiled=compiled, board=board)                   # flash, RAM, time per block
-    if not report.ok and not force:
-        raise report.error()
-    write_tree(render_project(compiled, report.board, report), out_dir, force=force)   # IR -> C + PlatformIO
-    setup_core_dir()                         # the PlatformIO core folder the README's offline build names
+    write_tree(render(compiled.graph), out_dir, force=force)        # IR -> C
     return compiled

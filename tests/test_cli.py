@@ -68,6 +68,35 @@ def test_export_writes_library_that_builds(tiny, tmp_path):
     subprocess.run(["cmake", "--build", str(build)], check=True, capture_output=True)
 
 
+def test_export_role_reaches_the_board_project(tiny, tmp_path, monkeypatch):
+    import dietgen.deploy as deploy
+    seen = []
+    # What each role makes of the project is dietgen.project's (tests/test_platformio.py); here: it gets there.
+    monkeypatch.setattr(deploy, "render_project",
+                        lambda compiled, board, report, role: seen.append((board.id, role)) or {"platformio.ini": ""})
+    result = run("export", tiny, "-o", tmp_path / "p", "--board", "nano33ble", "--role", "effect")
+    assert result.exit_code == 0, result.output
+    assert seen == [("nano33ble", "effect")] and (tmp_path / "p" / "platformio.ini").is_file()
+
+
+def test_export_role_needs_a_board(tiny, tmp_path):
+    result = run("export", tiny, "-o", tmp_path / "lib", "--role", "generator")
+    assert_one_line_error(result, "--role", "--board", code=(2,))
+    assert not (tmp_path / "lib").exists()
+
+
+def test_python_export_keeps_its_arguments_and_checks_role(tmp_path):
+    import dietgen
+    from dietgen.errors import DietgenUsageError
+    compiled = dietgen.export(tiny_conv_dense(), tmp_path / "lib")
+    assert (tmp_path / "lib" / f"{compiled.c_name}.c").is_file()
+    with pytest.raises(DietgenUsageError, match="board"):
+        dietgen.export(tiny_conv_dense(), tmp_path / "other", role="effect")
+    with pytest.raises(DietgenUsageError, match="generator, effect"):
+        dietgen.export(tiny_conv_dense(), tmp_path / "other", board="nano33ble", role="synth")
+    assert not (tmp_path / "other").exists()
+
+
 def test_verify_passes_and_reports(tiny):
     result = run("verify", tiny, "--json")
     assert result.exit_code == 0, result.output

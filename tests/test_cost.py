@@ -8,8 +8,8 @@ import json
 import pytest
 
 from dietgen.boards import get_board
-from dietgen.cost import (Sample, block_counts, block_cycles, calibrate, calibration_boards, cost_table, fit_table,
-                          measure)
+from dietgen.calibrate import Sample, calibrate, calibration_boards, fit_table, measure
+from dietgen.cost import block_counts, block_cycles, cost_table
 from dietgen.errors import DietgenError
 from dietgen.pipeline import compile_model
 from golden_models import tiny_conv_dense
@@ -107,9 +107,9 @@ def test_fit_recovers_a_known_cost_law():
 
 def test_calibrate_writes_a_table(tmp_path, monkeypatch):
     """The whole calibration for one core, on a reduced model set to keep the suite fast."""
-    import dietgen.cost as cost
-    models = [m for m in cost.calibration_models() if m[0] in ("gated-4", "gated-10", "recurrent-8")]
-    monkeypatch.setattr(cost, "calibration_models", lambda: models)
+    import dietgen.calibrate as calibration
+    models = [m for m in calibration.calibration_models() if m[0] in ("gated-4", "gated-10", "recurrent-8")]
+    monkeypatch.setattr(calibration, "calibration_models", lambda: models)
     (result,) = calibrate(("cortex-m7",), tmp_path)
     table = json.loads((tmp_path / "cortex-m7.json").read_text())
     assert result.path == tmp_path / "cortex-m7.json" and result.unit == "instructions"

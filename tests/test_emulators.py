@@ -14,7 +14,7 @@ from dietgen.cost import kernel_calls
 from dietgen.errors import DietgenError
 from dietgen.pipeline import compile_model
 from dietgen.toolchain.cross import build_elf, elf_sizes, require_cross, stack_bytes
-from dietgen.toolchain.emulate import run_elf, run_on_board
+from dietgen.toolchain.emulate import plugin_api_version, run_elf, run_on_board
 from dietgen.verify import from_blocks, random_inputs, run_c, to_blocks, verify
 from golden_models import tiny_conv_dense
 
@@ -138,3 +138,20 @@ def test_model_too_big_for_avr_ram_is_refused(root):
     with pytest.raises(DietgenError, match="megaatmega2560 build of demo failed: .*`.bss' is not within region "
                                            "`data'; the model does not fit the board's memory"):
         verify(None, compiled=demo, board="megaatmega2560")
+
+
+@pytest.mark.parametrize("version_text, api", [
+    ("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)", 1),
+    ("qemu-aarch64 version 5.2.0 (Debian 1:5.2+dfsg-11+deb11u3)", 0),     # before API version 1 (QEMU 6.0)
+    ("QEMU emulator version 6.0.0", 1),
+    ("QEMU emulator version 8.2.0", 1),         # the last release that accepts version 1
+    ("QEMU emulator version 9.0.0", 2),         # oldest accepted: 2
+    ("qemu-aarch64 version 9.1.0", 2),          # supports 3, still accepts 2
+    ("QEMU emulator version 10.1.2 (v10.1.2)", 2)])
+def test_plugin_api_version_fits_the_qemu(version_text, api):
+    assert plugin_api_version(version_text) == api
+
+
+def test_unreadable_qemu_version_is_an_error():
+    with pytest.raises(DietgenError, match="QEMU version"):
+        plugin_api_version("qemu: unknown option")

@@ -16,8 +16,8 @@ from dietgen.cli.common import cli
               help="Write the tables into this folder instead of dietgen's own.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def calibrate(cores, out_dir, as_json):
-    from dietgen.cost import calibrate as run
-    from dietgen.cost import calibration_boards, calibration_models
+    from dietgen.calibrate import calibrate as run
+    from dietgen.calibrate import calibration_boards, calibration_models
     from dietgen.report.table import table
     runs = len(calibration_boards(tuple(cores) or None)) * len(calibration_models())
     with click.progressbar(length=runs, label="emulator runs", file=click.get_text_stream("stderr")) as bar:

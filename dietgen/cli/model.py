@@ -57,10 +57,15 @@ def inspect(model, shapes, stream, block, time_axes, as_json):
 @click.option("--sample-rate", type=click.IntRange(1), help="Audio sample rate recorded in the header.")
 @click.option("--board", metavar="BOARD", help="Write a PlatformIO project for BOARD (see dietgen boards), after "
               "checking the model fits it; --force writes it even over budget.")
-def export(model, shapes, stream, block, time_axes, out_dir, force, name, sample_rate, board):
-    from dietgen.pipeline import export as run
+@click.option("--role", type=click.Choice(["generator", "effect"]),
+              help="What the board program does with the model: generator = notes in, audio out; effect = audio "
+                   "in, audio out; default: inferred from the model's inputs.")
+def export(model, shapes, stream, block, time_axes, out_dir, force, name, sample_rate, board, role):
+    from dietgen.deploy import export as run
+    if role and not board:
+        raise DietgenUsageError("--role is what the board program does with the model: it needs --board")
     compiled = run(model, out_dir, shapes=shapes_option_value(shapes), name=name, force=force, sample_rate=sample_rate,
-                   block=block, board=board, stream=stream_option_value(stream, block, time_axes))
+                   block=block, board=board, role=role, stream=stream_option_value(stream, block, time_axes))
     if board:
         click.echo(f"wrote {out_dir}: PlatformIO project of {compiled.c_name} for {board}; "
                    f"build and flash it with: dietgen flash {out_dir}   (see {out_dir}/README.md)")

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import jinja2
 import numpy as np
 
-from dietgen import __version__
 from dietgen.codegen.context import EmitContext, c_float, c_int
 from dietgen.codegen.player import player_kernels, player_values
 from dietgen.control import Control, NoteFacts
@@ -17,6 +16,7 @@ from dietgen.ir import Graph, TensorKind, c_identifier, unique_c_names
 from dietgen.ops import get_op
 from dietgen.passes.stream import in_frames, out_frames
 from dietgen.resources import firmware, templates
+from dietgen.version import __version__
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from typing import Any, Callable
 from dietgen.errors import DietgenError
 
 FORMAT = "dietgen-checkpoint"
-TRIMMED = "trimmed"    # set on a module by dietgen.trim.trim_model, and in the config of its checkpoints
 _ARCHITECTURES: dict[str, Callable[..., Any]] = {}
 
 
@@ -47,6 +46,8 @@ def save_checkpoint(module, path: str | os.PathLike, architecture: str, config: 
                     inputs: dict[str, list[int]], **meta: Any) -> tuple[Path, Path]:
     """Write ``module``'s weights and the config that rebuilds it; returns the two paths."""
     from safetensors.torch import save_file
+
+    from dietgen.trim.surgery import TRIMMED
     if architecture not in architectures():
         raise DietgenError(f"architecture {architecture!r} is not registered in dietgen.models")
     cfg_path, weights_path = checkpoint_paths(path)
@@ -90,8 +91,8 @@ def load_checkpoint(path: str | os.PathLike):
         state = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise DietgenError(f"{weights_path}: corrupt safetensors file ({exc})")
+    from dietgen.trim.surgery import TRIMMED, resize_to
     if doc.get(TRIMMED) is True:
-        from dietgen.trim.surgery import resize_to
         resize_to(module, {name: tuple(t.shape) for name, t in state.items()})
         setattr(module, TRIMMED, True)
     try:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -87,9 +89,33 @@ def _host_tool(source: Path, stem: str, flags: list[str], libs: list[str], packa
     return out
 
 
-def qemu_plugin() -> Path:
-    return _host_tool(firmware() / "harness" / "qemu_count.c", "libqemu_count.so", ["-shared", "-fPIC"], [],
-                      "gcc")
+def plugin_api_version(version_text: str) -> int:
+    """The plugin API version to declare to the QEMU whose ``--version`` says ``version_text``. QEMU loads a
+    plugin only when its version lies between the oldest and the newest that QEMU supports: QEMU 4.2 to 5.2 take
+    0, 6.0 to 8.2 take 0 and 1, 9.0 and later take 2 up to their own (3 from 9.1, 4 from 9.2). The calls the
+    plugin makes are the same in all of these: 0 before QEMU 6.0, 1 up to 8.2, 2 from 9.0."""
+    found = re.search(r"(\d+)\.(\d+)", version_text)
+    if found is None:
+        raise DietgenError(f"cannot tell the QEMU version from {version_text.strip()[:80]!r}")
+    release = (int(found.group(1)), int(found.group(2)))
+    return 0 if release < (6, 0) else 1 if release < (9, 0) else 2
+
+
+@lru_cache(maxsize=None)
+def _qemu_version(binary: str) -> str:
+    try:
+        result = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DietgenError(f"cannot run {binary} --version: {exc}")
+    return result.stdout.split("\n", 1)[0]
+
+
+def qemu_plugin(binary: str) -> Path:
+    """The counting plugin, built for the plugin API of the QEMU ``binary`` (qemu-system-arm and qemu-user come
+    from separate packages and may differ)."""
+    version = plugin_api_version(_qemu_version(binary))
+    return _host_tool(firmware() / "harness" / "qemu_count.c", "libqemu_count.so",
+                      ["-shared", "-fPIC", f"-DDG_QEMU_PLUGIN_VERSION={version}"], [], "gcc")
 
 
 def simavr_runner() -> Path:
@@ -137,7 +163,7 @@ def _command(elf: Path, board: Board, marks: dict[str, int], counts: Path) -> li
             if "dg_io_read" in marks else []
         return [str(simavr_runner()), avr_mcu(board), str(board.clock_hz), str(elf), str(MAX_AVR_CYCLES),
                 str(counts), *(f"{marks[k]:x}" for k in ("begin", "end", "lo", "hi", "mlo", "mhi")), *io]
-    plugin = (f"{qemu_plugin()},begin={marks['begin']:x},end={marks['end']:x},lo={marks['lo']:x},"
+    plugin = (f"{qemu_plugin(binary)},begin={marks['begin']:x},end={marks['end']:x},lo={marks['lo']:x},"
               f"hi={marks['hi']:x},mlo={marks['mlo']:x},mhi={marks['mhi']:x},out={counts}")
     if kind == "cortex-m":
         machine = board.emulator.machine or MACHINE_OF_CORE[board.core]

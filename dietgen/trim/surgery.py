@@ -9,9 +9,10 @@ import torch
 from torch import nn
 
 from dietgen.errors import DietgenError
-from dietgen.models import TRIMMED
 from dietgen.trim.modules import kind_of
 from dietgen.trim.units import Units
+
+TRIMMED = "trimmed"    # set on a module by trim_model, and in the config of its checkpoints (dietgen.models)
 
 
 def _owner(model: nn.Module, name: str) -> tuple[nn.Module, str]:

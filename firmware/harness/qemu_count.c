@@ -1,8 +1,12 @@
 /* QEMU TCG plugin: counts the guest instructions the model executes, per kernel call.
  *
- * Debian's QEMU loads plugins but ships no qemu-plugin.h, so the few API v1 functions used here are
- * declared below (their signatures are stable since QEMU 4.2). Build:
- *     cc -O2 -shared -fPIC qemu_count.c -o libqemu_count.so
+ * Debian's QEMU loads plugins but ships no qemu-plugin.h, so the few API functions used here are declared
+ * below. Their signatures are the same from QEMU 4.2 on, but QEMU loads a plugin only when the API version it
+ * declares lies between the oldest and the newest that QEMU supports: 0 or 1 up to QEMU 8.2, 2 and up from 9.0
+ * (version 2 removed qemu_plugin_n_vcpus and the *_exec_inline calls; 3 changed qemu_plugin_insn_data; 4 added
+ * qemu_plugin_read_memory_vaddr: none of them used here). dietgen/toolchain/emulate.py picks the version
+ * from the installed QEMU. Build:
+ *     cc -O2 -shared -fPIC -DDG_QEMU_PLUGIN_VERSION=N qemu_count.c -o libqemu_count.so
  * Arguments (-plugin libqemu_count.so,arg=value,...), addresses in hex:
  *     begin, end   the harness's marker functions called just before and just after NAME_step
  *     lo, hi       the address range of NAME_step itself
@@ -38,7 +42,10 @@ void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t 
 size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
 uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
 
-__attribute__((visibility("default"))) int qemu_plugin_version = 1;
+#ifndef DG_QEMU_PLUGIN_VERSION
+#error "build with -DDG_QEMU_PLUGIN_VERSION=N, the plugin API version the installed QEMU accepts"
+#endif
+__attribute__((visibility("default"))) int qemu_plugin_version = DG_QEMU_PLUGIN_VERSION;
 
 static uint64_t begin_addr, end_addr, step_lo, step_hi, main_lo, main_hi;
 static FILE *out;
