@@ -7,6 +7,16 @@ Schema (every figure's source goes in [sources], keyed by the field it backs):
     audio_out (list: "serial", "dac", "pwm", "i2s", "stdout"),
     [platformio] platform, board, framework          (the official PlatformIO environment; board and framework
                                                       are "" for platform "native", built on the board itself)
+    [platformio.options]  option = "value"           (optional: more lines of the official env, e.g.
+                                                      upload_protocol, build_flags; loaded as
+                                                      board.platformio["options"], {} when absent)
+    [[ram_banks]] name, bytes, section, holds, shares  (optional: RAM that is not one block. A static array
+                                                      lands in the bank whose section is "" (the default bank,
+                                                      exactly one) unless placed in another bank's linker
+                                                      section (Teensy 4's DMAMEM is ".dmabuffers"). holds:
+                                                      what else lives there; shares: flash budget parts the
+                                                      linker also puts there ("code", "weights"). Without
+                                                      banks, ram_bytes is one default bank.)
     [toolchain]  cc, cflags (list), ldflags (list), debian_package    (cross compiler; cc may be "" = none here)
                  arduino_variant, arduino_board       (optional: the variant folder and ARDUINO_<board> macro of
                                                       Debian's arduino-core-avr, for offline Arduino builds)
@@ -18,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -66,6 +77,18 @@ class Emulator:
 
 
 @dataclass(frozen=True)
+class RamBank:
+    name: str
+    bytes: int
+    section: str = ""           # linker section that places a static array here; "": where they go by default
+    holds: str = ""
+    shares: tuple[str, ...] = ()   # flash budget parts the linker copies into this bank too
+
+
+BANK_SHARES = ("code", "weights")
+
+
+@dataclass(frozen=True)
 class Board:
     id: str
     name: str
@@ -79,15 +102,21 @@ class Board:
     simd: tuple[str, ...]
     framework_ram_bytes: int
     audio_out: tuple[str, ...]
-    platformio: dict[str, str]
+    platformio: dict[str, Any]          # platform, board, framework (str) and options (dict[str, str])
     toolchain: Toolchain
     emulator: Emulator
     sources: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
+    ram_banks: tuple[RamBank, ...] = ()
 
     @property
     def is_linux(self) -> bool:
         return self.core.startswith("cortex-a")
+
+    @property
+    def banks(self) -> tuple[RamBank, ...]:
+        """The RAM banks, the default one first when the file declares none: ram_bytes as one bank."""
+        return self.ram_banks or (RamBank("RAM", self.ram_bytes),)
 
     def to_dict(self) -> dict[str, Any]:
         return {**{k: v for k, v in dataclasses.asdict(self).items() if k != "path"},
@@ -140,14 +169,56 @@ def load_board(path: Path) -> Board:
     missing_sources = [k for k in ("clock_hz", "ram_bytes", "flash_bytes") if k not in doc["sources"]]
     if missing_sources:
         raise fail(f"sources.{missing_sources[0]}", "is missing: say where the figure comes from")
+    platformio = {**doc["platformio"], "options": _options(doc["platformio"].get("options", {}), fail)}
+    banks = _banks(doc.get("ram_banks", []), doc["ram_bytes"], fail)
+    if banks and "ram_banks" not in doc["sources"]:
+        raise fail("sources.ram_banks", "is missing: say where the banks come from")
     return Board(doc["id"], doc["name"], doc["vendor"], doc["mcu"], doc["core"], doc["clock_hz"],
                  doc["ram_bytes"], doc["flash_bytes"], doc["fpu"], tuple(doc["simd"]), doc["framework_ram_bytes"],
-                 tuple(doc["audio_out"]), dict(doc["platformio"]), toolchain, emulator, dict(doc["sources"]), path)
+                 tuple(doc["audio_out"]), platformio, toolchain, emulator, dict(doc["sources"]), path, banks)
 
 
-def _table(table: dict[str, Any], cls: type, section: str, fail) -> dict[str, Any]:
-    """The fields of one [section] checked against the dataclass that holds them: names and types."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+def _options(options: Any, fail) -> dict[str, str]:
+    """[platformio.options]: option names to the string values written into platformio.ini as they are."""
+    if not isinstance(options, dict):
+        raise fail("platformio.options", f"should be a table of strings, got {type(options).__name__}")
+    bad = next((k for k, v in options.items() if not isinstance(v, str)), None)
+    if bad is not None:
+        raise fail(f"platformio.options.{bad}", f"should be str, got {type(options[bad]).__name__}")
+    return dict(options)
+
+
+def _banks(tables: Any, ram_bytes: int, fail) -> tuple[RamBank, ...]:
+    """[[ram_banks]]: each checked, exactly one default bank (section ""), together no more than ram_bytes."""
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise fail("ram_banks", "should be an array of tables ([[ram_banks]])")
+    banks = []
+    for n, table in enumerate(tables):
+        where = f"ram_banks[{n}]"
+        if not isinstance(table.get("bytes"), int) or isinstance(table.get("bytes"), bool) or table["bytes"] <= 0:
+            raise fail(f"{where}.bytes", f"should be a positive integer, got {table.get('bytes')!r}")
+        fields = _table({k: v for k, v in table.items() if k != "bytes"}, RamBank, where, fail,
+                        exempt=("bytes",))
+        unknown = [s for s in fields.get("shares", ()) if s not in BANK_SHARES]
+        if unknown:
+            raise fail(f"{where}.shares", f"has {unknown[0]!r}; expected values from {', '.join(BANK_SHARES)}")
+        banks.append(RamBank(bytes=table["bytes"], **fields))
+    defaults = [b.name for b in banks if not b.section]
+    if banks and len(defaults) != 1:
+        raise fail("ram_banks", f"should have exactly one bank with section \"\" (the default), has {len(defaults)}")
+    bad = next((b.section for b in banks if b.section and not re.fullmatch(r"\.?[A-Za-z_][\w.]*", b.section)), None)
+    if bad is not None:
+        raise fail("ram_banks", f"has section {bad!r}; expected a linker section name such as .dmabuffers")
+    if sum(b.bytes for b in banks) > ram_bytes:
+        raise fail("ram_banks", f"add up to {sum(b.bytes for b in banks)} bytes, more than ram_bytes {ram_bytes}")
+    # The default bank first: it is where everything without a section goes, and the first choice.
+    return tuple(sorted(banks, key=lambda b: bool(b.section)))
+
+
+def _table(table: dict[str, Any], cls: type, section: str, fail, exempt: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields of one [section] checked against the dataclass that holds them: names and types (the
+    ``exempt`` fields are the caller's to check)."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in exempt}
     out = {}
     for key, value in table.items():
         if key not in fields:

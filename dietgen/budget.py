@@ -3,9 +3,17 @@
 flash = weights + code: the size of the model cross-compiled for the board (with the bench harness) when the
         board's compiler is installed, else an estimate, labelled as such.
 RAM   = arena + state + I/O buffers + stack (-fstack-usage of that build, else an estimate) + what the
-        framework or OS takes before the model (the board file's framework_ram_bytes).
+        framework takes before the model (the board file's framework_ram_bytes), against the RAM bank that
+        holds the arena and state: the default bank when everything fits there, else the first other bank
+        (board file [[ram_banks]]) with room for them, placed by its linker section (BudgetReport.arena_section,
+        the DG_ARENA_SECTION of the generated model.c). On Linux boards the row is the model's own RAM against
+        what the OS leaves (ram_bytes - framework_ram_bytes).
 time  = cycles per step from the per-core cost model (dietgen.cost) at the board's clock, against the step's
         deadline (output frames / sample rate); their ratio is the real-time factor (below 1 keeps up).
+
+A report's status is "over" when a budget is over, "unknown" when time per block has no estimate (no cost table
+for the core), else "fits". ``ok`` (export proceeds, `dietgen check` exits 0) means nothing is over; it is not a
+claim that the model fits: an unknown time is reported as such, never as "fits".
 """
 from __future__ import annotations
 
@@ -14,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dietgen.boards import Board, boards, get_board
+from dietgen.boards import BANK_SHARES, Board, boards, get_board
 from dietgen.codegen.render import render
 from dietgen.errors import DietgenError
 from dietgen.ir import Graph, TensorKind
@@ -38,8 +46,9 @@ class Budget:
     used: float                         # bytes, or seconds per step
     limit: float
     measured: bool                      # False: an estimate
-    parts: dict[str, float] = field(default_factory=dict)
+    parts: dict[str, float] = field(default_factory=dict)   # the whole split, wherever each part lives
     layers: tuple[tuple[str, float], ...] = ()   # largest contributors by layer, largest first
+    detail: str = ""                    # what the limit is: the RAM bank and why, the OS's share
 
     @property
     def fits(self) -> bool:
@@ -66,6 +75,7 @@ class BudgetReport:
     sample_rate: int
     notes: tuple[str, ...] = ()        # why a figure is an estimate
     graph: Graph | None = field(default=None, repr=False, compare=False)   # for the hint: what other boards do
+    arena_section: str = ""            # linker section of the RAM bank for the arena and state; "": the default
 
     @property
     def budgets(self) -> tuple[Budget, ...]:
@@ -73,7 +83,22 @@ class BudgetReport:
 
     @property
     def ok(self) -> bool:
+        """Nothing is over budget. Not "it fits": see status."""
         return all(b.fits for b in self.budgets)
+
+    @property
+    def status(self) -> str:
+        """"over", "unknown" (nothing over, but no time estimate) or "fits"."""
+        if not self.ok:
+            return "over"
+        return "unknown" if self.time is None else "fits"
+
+    @property
+    def verdict(self) -> str:
+        """The status as a table cell: "fits", "OVER flash,RAM" or "unknown: no time estimate"."""
+        if self.status == "over":
+            return "OVER " + ",".join(b.name for b in self.budgets if not b.fits)
+        return "unknown: no time estimate" if self.status == "unknown" else "fits"
 
     @property
     def rtf(self) -> float | None:
@@ -87,7 +112,8 @@ class BudgetReport:
         for b in over:
             what = (f"time per block {b.amount(b.used)} against a {b.amount(b.limit)} deadline (real-time factor "
                     f"{b.ratio:.2f})" if b.name == "time" else
-                    f"{b.name} {b.amount(b.used)} needed, {b.amount(b.limit)} available")
+                    f"{b.name} {b.amount(b.used)} needed, {b.amount(b.limit)} available"
+                    + (f" ({b.detail})" if b.detail else ""))
             layers = ", ".join(f"{n} {b.amount(v)}" for n, v in b.layers)
             parts.append(f"{what}, over by {b.amount(b.used - b.limit)}"
                          + (f" (largest: {layers})" if layers else ""))
@@ -101,7 +127,8 @@ class BudgetReport:
         def one(b: Budget | None):
             return None if b is None else {**asdict(b), "layers": [list(x) for x in b.layers], "fits": b.fits,
                                            "estimate": not b.measured}
-        return {"model": self.model, "board": self.board.id, "ok": self.ok, "block": self.block,
+        return {"model": self.model, "board": self.board.id, "ok": self.ok, "status": self.status,
+                "arena_section": self.arena_section, "block": self.block,
                 "sample_rate": self.sample_rate, "real_time_factor": self.rtf, "notes": list(self.notes),
                 "flash": one(self.flash), "ram": one(self.ram), "time": one(self.time)}
 
@@ -112,10 +139,47 @@ def _room(board: Board, need: Budget, graph: Graph | None) -> bool:
     if need.name == "flash":
         return board.flash_bytes >= need.used
     if need.name == "RAM":
-        fixed = need.used - need.parts.get("framework", 0)
-        return board.ram_bytes - board.framework_ram_bytes >= fixed
+        model = {k: need.parts.get(k, 0) for k in ("arena", "state", "io", "stack")}
+        return _ram(board, model, {k: need.parts.get(k, 0) for k in BANK_SHARES}, True, ())[0].fits
     cycles = _cycles(graph, board) if graph is not None else "no graph"
     return not isinstance(cycles, str) and cycles[0] / board.clock_hz <= need.limit
+
+
+def _ram(board: Board, model: dict[str, float], flash: dict[str, float], measured: bool,
+         layers: tuple[tuple[str, float], ...]) -> tuple[Budget, str]:
+    """The RAM budget and the linker section of the bank that holds the arena and state ("": the default).
+    ``model``: arena, state, io and stack bytes; ``flash``: the flash budget's parts, which a bank that
+    ``shares`` them holds too (Teensy 4 copies code and const data into RAM1)."""
+    if board.is_linux:
+        fw = board.framework_ram_bytes
+        return Budget("RAM", sum(model.values()), board.ram_bytes - fw, measured, dict(model), layers,
+                      f"of {human_bytes(board.ram_bytes)} after the OS's {human_bytes(fw)}"), ""
+    banks = board.banks
+    default, *others = banks
+    parts = {**model, "framework": board.framework_ram_bytes,
+             **{k: flash.get(k, 0) for k in default.shares}}
+    movable = model["arena"] + model["state"]
+    resident = sum(parts.values()) - movable
+    rest = ", ".join(k for k in parts if k not in ("arena", "state"))
+
+    def ram(used: float, limit: float, detail: str, section: str = "") -> tuple[Budget, str]:
+        return Budget("RAM", used, limit, measured, parts, layers, detail), section
+
+    if movable + resident <= default.bytes:
+        return ram(movable + resident, default.bytes, f"in {default.name}, the default bank" if others else "")
+    if others and resident > default.bytes:
+        return ram(resident, default.bytes, f"{default.name} has no room even for {rest}")
+    bank = next((b for b in others if movable <= b.bytes), None)
+    if bank is not None:
+        return ram(movable, bank.bytes, f"arena and state in {bank.name}, section {bank.section}: they do not fit "
+                                        f"beside {rest} in {default.name}", bank.section)
+    # Nothing holds them: the row is the bank with the most room, over by what is missing there.
+    roomiest = max(banks, key=lambda b: b.bytes - (resident if b is default else 0))
+    names = "; ".join(f"{b.name} {human_bytes(b.bytes)}" + (f" less {human_bytes(resident)} of {rest}"
+                                                             if b is default else f" (section {b.section})")
+                      for b in banks)
+    return ram(movable + (resident if roomiest is default else 0), roomiest.bytes,
+               f"arena and state ({human_bytes(movable)}) fit no RAM bank: {names}")
 
 
 def sample_rate_of(graph: Graph) -> int:
@@ -228,10 +292,11 @@ def check(model: Any = None, board: str | Board = "nano33ble", *, shapes=None, c
     flash = Budget("flash", weights + code, board.flash_bytes, not notes,
                    {"weights": weights, "code": code}, _top(_weight_layers(g)))
 
-    ram_parts = {"arena": plan.arena_bytes, "state": plan.all_state_bytes, "io": 4 * (plan.in_size + plan.out_size),
-                 "stack": stack, "framework": board.framework_ram_bytes}
-    ram = Budget("RAM", sum(ram_parts.values()), board.ram_bytes, not notes, ram_parts,
-                 _top(_arena_layers(g)))
+    # io: the step's float input and output, and the board program's ring of two 16-bit blocks of audio (deeper
+    # where the audio hardware takes large chunks: see the project's dietgen_app.h).
+    io = 4 * (plan.in_size + plan.out_size) + 2 * 2 * out_frames(g)
+    model_ram = {"arena": plan.arena_bytes, "state": plan.all_state_bytes, "io": io, "stack": stack}
+    ram, section = _ram(board, model_ram, flash.parts, not notes, _top(_arena_layers(g)))
 
     frames, rate = out_frames(g), sample_rate_of(g)
     cycles = _cycles(g, board)
@@ -243,7 +308,7 @@ def check(model: Any = None, board: str | Board = "nano33ble", *, shapes=None, c
         time = Budget("time", total / board.clock_hz, frames / rate, False,
                       {"cycles": total, "clock_hz": board.clock_hz},
                       tuple((n, c / board.clock_hz) for n, c in _top(per_node)))
-    return BudgetReport(compiled.c_name, board, flash, ram, time, frames, rate, notes, g)
+    return BudgetReport(compiled.c_name, board, flash, ram, time, frames, rate, notes, g, section)
 
 
 def check_all(model: Any = None, *, shapes=None, compiled: Compiled | None = None,

@@ -52,7 +52,11 @@ def boards_show(board, as_json):
             ("flash", f"{human_bytes(b.flash_bytes)} ({b.flash_bytes} B)"), ("FPU", b.fpu),
             ("SIMD", ", ".join(b.simd) or "none"), ("audio out", ", ".join(b.audio_out)),
             ("PlatformIO", f"platform {pio['platform']}" + (f", board {pio['board']}" if pio["board"] else "")
-             + (f", framework {pio['framework']}" if pio["framework"] else "")),
+             + (f", framework {pio['framework']}" if pio["framework"] else "")
+             + "".join(f", {k} = {v}" for k, v in pio["options"].items())),
+            *((f"RAM bank {bank.name}", f"{human_bytes(bank.bytes)}" + (f", placed with section {bank.section}"
+                                                                          if bank.section else ", the default"))
+              for bank in b.banks),
             ("compiler", f"{b.toolchain.cc} {' '.join(b.toolchain.cflags)} (Debian: {b.toolchain.debian_package})"
              if b.toolchain.cc else "none in Debian: build with the official PlatformIO env"),
             ("emulator", b.emulator.kind + "".join(f" {v}" for v in (b.emulator.machine, b.emulator.mcu,
@@ -69,8 +73,7 @@ def _row(r) -> list:
             f"{r.flash.used / r.flash.limit:.1%}" + ("" if r.flash.measured else " est"),
             int(r.flash.used), f"{r.ram.used / r.ram.limit:.1%}" + ("" if r.ram.measured else " est"),
             int(r.ram.used), f"{t.used * 1e3:.3g}" if t else "-", f"{t.limit * 1e3:.3g}" if t else "-",
-            f"{t.ratio:.3g}" if t else "-", "fits" if r.ok else "OVER " + ",".join(
-                b.name for b in r.budgets if not b.fits)]
+            f"{t.ratio:.3g}" if t else "-", r.verdict]
 
 
 @cli.command(help="Does MODEL fit a board? Flash, RAM and time per block against the board's figures "
@@ -109,6 +112,9 @@ def check(model, shapes, stream, block, time_axes, sample_rate, board_id, all_bo
                 by_note.setdefault(note, []).append(r.board.id)
         for note, ids in by_note.items():
             click.echo(f"{', '.join(ids)}: {note}")
+        for r in reports:
+            if r.ram.detail:
+                click.echo(f"{r.board.id}: RAM {r.ram.detail}")
     if not any(r.ok for r in reports):
         # The board that misses by the least says best what it would take.
         raise min(reports, key=lambda r: max(b.ratio for b in r.budgets)).error()

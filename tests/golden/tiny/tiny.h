@@ -20,7 +20,8 @@ extern "C" {
  * 256). Define TINY_EXTERNAL_ARENA as the name of a float array of at least
  * TINY_ARENA_BYTES bytes when compiling tiny.c to supply the arena yourself, and likewise
  * TINY_EXTERNAL_STATE for the float state (TINY_FLOAT_STATE_BYTES; ring buffers, RNN states). The
- * state (TINY_STATE_BYTES in all, with the integer ring positions) persists between steps. */
+ * state (TINY_STATE_BYTES in all, with the integer ring positions) persists between steps. Define
+ * DG_ARENA_SECTION as a linker section name to place the static arena and float state in that RAM bank. */
 #define TINY_ARENA_BYTES 256
 #define TINY_STATE_BYTES 0
 #define TINY_FLOAT_STATE_BYTES 0

@@ -5,18 +5,28 @@
 #include "dietgen/copy.h"
 #include "dietgen/gemm.h"
 
+/* DG_ARENA_SECTION names the linker section of the RAM bank that holds the static arena and state when the
+ * board's default bank has no room for them (-DDG_ARENA_SECTION=.dmabuffers is Teensy 4's DMAMEM, RAM2); unset,
+ * they go where every static array goes. */
+#ifdef DG_ARENA_SECTION
+#define DG_STR_(x) #x
+#define DG_STR(x) DG_STR_(x)
+#define DG_ARENA_PLACE __attribute__((section(DG_STR(DG_ARENA_SECTION)), used))
+#else
+#define DG_ARENA_PLACE
+#endif
 #ifdef TINY_STREAM_EXTERNAL_ARENA
 extern float TINY_STREAM_EXTERNAL_ARENA[];
 #define DG_ARENA TINY_STREAM_EXTERNAL_ARENA
 #else
-static float tiny_stream_arena[24];
+static DG_ARENA_PLACE float tiny_stream_arena[24];
 #define DG_ARENA tiny_stream_arena
 #endif
 #ifdef TINY_STREAM_EXTERNAL_STATE
 extern float TINY_STREAM_EXTERNAL_STATE[];
 #define DG_STATE TINY_STREAM_EXTERNAL_STATE
 #else
-static float tiny_stream_state[4];
+static DG_ARENA_PLACE float tiny_stream_state[4];
 #define DG_STATE tiny_stream_state
 #endif
 static dg_int tiny_stream_istate[1];

@@ -20,7 +20,8 @@ extern "C" {
  * 96). Define TINY_STREAM_EXTERNAL_ARENA as the name of a float array of at least
  * TINY_STREAM_ARENA_BYTES bytes when compiling tiny_stream.c to supply the arena yourself, and likewise
  * TINY_STREAM_EXTERNAL_STATE for the float state (TINY_STREAM_FLOAT_STATE_BYTES; ring buffers, RNN states). The
- * state (TINY_STREAM_STATE_BYTES in all, with the integer ring positions) persists between steps. */
+ * state (TINY_STREAM_STATE_BYTES in all, with the integer ring positions) persists between steps. Define
+ * DG_ARENA_SECTION as a linker section name to place the static arena and float state in that RAM bank. */
 #define TINY_STREAM_ARENA_BYTES 96
 #define TINY_STREAM_STATE_BYTES 20
 #define TINY_STREAM_FLOAT_STATE_BYTES 16
