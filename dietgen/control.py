@@ -303,3 +303,20 @@ def perform(control: Control, facts: NoteFacts, notes: Sequence[Note], sample_ra
     placed = in_steps(notes, control.step_samples, sample_rate)
     steps = total_steps(placed, control, facts, sample_rate)
     return Performance(control, facts, placed, steps, conditioning(control, facts, placed, steps, sizes))
+
+
+DEMO_INTERVALS = (0, 4, 7, 12, 7, 4, 0)    # a major arpeggio up an octave and back
+DEMO_NOTE_SECONDS, DEMO_GAP_SECONDS = 0.5, 0.125
+
+
+def demo_phrase(control: Control, facts: NoteFacts, sample_rate: int,
+                instrument: int = 0) -> tuple[list[StepNote], int]:
+    """The phrase a board plays while no MIDI is connected: a major arpeggio from the middle of the trained
+    pitch range (folded into it), velocity 100; with the steps it lasts, its release and tail included."""
+    low, high = facts.pitches
+    root = (low + high - 12) // 2 if high - low >= 12 else low
+    pitches = [min(max(root + k, low), high) for k in DEMO_INTERVALS]
+    period = DEMO_NOTE_SECONDS + DEMO_GAP_SECONDS
+    notes = [Note(p, 100, round(i * period, 6), DEMO_NOTE_SECONDS, instrument) for i, p in enumerate(pitches)]
+    steps = in_steps(notes, control.step_samples, sample_rate)
+    return steps, total_steps(steps, control, facts, sample_rate)

@@ -1,56 +1,118 @@
-"""A PlatformIO project around the generated library: platformio.ini (the board's official env, and an offline
-env on dietgen's local platform where this machine has the board's compiler), a main that plays the model's
-audio, lib/<model>/ (the generated C and library.json) and a README."""
+"""A PlatformIO project around the generated library, the program a board's owner would write around the model:
+platformio.ini (the board's official env, and an offline env on the local platform the project carries), the
+app layer (src/dietgen_app.h: notes or audio in, the model's audio out through rings of blocks; the same C on
+every board), the board glue (src/dietgen_board.h: the framework's own audio path and MIDI input), a main,
+lib/<model>/ (the generated C and library.json) and a README."""
 from __future__ import annotations
 
-from dietgen import __version__
+from dietgen.version import __version__
 from dietgen.boards import Board
 from dietgen.budget import BudgetReport, sample_rate_of
 from dietgen.codegen.render import _env, comment_safe, render
-from dietgen.ir import unique_c_names
+from dietgen.errors import DietgenUsageError
+from dietgen.glue import ROLES, glue_values
+from dietgen.ir import Graph
+from dietgen.passes.stream import in_frames, out_frames
 from dietgen.pipeline import Compiled
-from dietgen.toolchain.platformio import ARDUINO_AVR_CORE, core_dir, offline_platform
+from dietgen.resources import firmware
+from dietgen.toolchain.platformio import ARDUINO_AVR_CORE, OFFLINE_CORE, OFFLINE_PLATFORM, offline_files
 
-BAUD = 1_000_000   # 16 kHz of 16-bit samples need 320 kbit/s; 1 Mbaud is exact at 16 MHz (AVR) too
+REPORT_BAUD = 115200
 
 
-def _outputs_note(board: Board) -> str:
-    """What main.cpp plays the audio through besides Serial, as its header comment says."""
-    if "dac" in board.audio_out:
-        return ", and through the DAC (DAC0, 12 bits) where the core defines DAC0"
-    if board.core == "avr":
-        return ", and as 62.5 kHz PWM on pin 11 (Uno) / 10 (Mega)"
-    return ""
+def _io(graph: Graph) -> dict[str, dict]:
+    """Per model input/output: its offset in the step's in/out array and its size."""
+    io, offset = {}, 0
+    for names in (graph.inputs, graph.outputs):
+        offset = 0
+        for n in names:
+            size = graph.tensors[n].size
+            io[n] = {"offset": offset, "size": size}
+            offset += size
+    return io
+
+
+def app_kernels(player: bool, linux: bool, glue_runtime) -> tuple[str, ...]:
+    """The runtime files a board program calls besides the model's kernels: the rings, MIDI bytes for a note
+    player (and MIDI files on Linux), and what the board glue needs (a resampler)."""
+    return ("ring", *(("midi",) if player else ()), *(("smf",) if player and linux else ()), *glue_runtime)
+
+
+def effect_problem(graph: Graph) -> str | None:
+    """Why the step program cannot be an effect (mono audio in, the same number of samples out), or None."""
+    if graph.meta.get("stream") is None:
+        return "an effect runs block by block: export the streaming step program (drop --no-stream)"
+    if len(graph.inputs) != 1:
+        return f"an effect takes one audio input, {graph.name} has {len(graph.inputs)}"
+    frames_in, frames_out = in_frames(graph), out_frames(graph)
+    size_in, size_out = graph.tensors[graph.inputs[0]].size, graph.tensors[graph.outputs[0]].size
+    if size_in != frames_in or size_out != frames_out or frames_in != frames_out:
+        return (f"an effect takes mono audio in and gives as many samples out; {graph.name} takes {size_in} values "
+                f"for {frames_in} frames and gives {size_out} for {frames_out}")
+    return None
+
+
+def project_role(graph: Graph, player: bool, role: str | None) -> str:
+    """The board program's role: asked for, else a note player's model is a generator, a model whose one input
+    is a block of mono audio as long as its output is an effect, anything else a (conditioned) generator."""
+    if role is None:
+        return "generator" if player or effect_problem(graph) else "effect"
+    if role not in ROLES:
+        raise DietgenUsageError(f"--role {role!r}: expected one of {', '.join(ROLES)}")
+    if role == "effect":
+        problem = effect_problem(graph)
+        if problem:
+            raise DietgenUsageError(f"--role effect: {problem}")
+    return role
 
 
 def render_project(compiled: Compiled, board: Board, report: BudgetReport | None = None,
                    role: str | None = None) -> dict[str, str]:
     """Relative path -> content of the PlatformIO project for ``board``. ``role``: "generator" or "effect"
-    (None: inferred from the model's signature)."""
+    (None: inferred from the model's signature, see project_role)."""
     g = compiled.graph
     name = compiled.c_name
-    library = {f"lib/{name}/{rel}": text for rel, text in render(g).items() if rel.endswith((".c", ".h"))}
+    generated = render(g)
+    player = f"{name}_player.h" in generated
+    role = project_role(g, player, role)
+    glue = glue_values(board, role)
+    runtime = firmware()
+    library = {f"lib/{name}/{rel}": text for rel, text in generated.items() if rel.endswith((".c", ".h"))}
+    for kernel in app_kernels(player, board.is_linux, glue["glue"]["runtime"]):
+        library[f"lib/{name}/dietgen/{kernel}.h"] = (runtime / "include" / "dietgen" / f"{kernel}.h").read_text()
+        library[f"lib/{name}/dietgen/{kernel}.c"] = (runtime / "src" / f"{kernel}.c").read_text()
+    io = _io(g)
     first = g.outputs[0]
-    audio_macro = unique_c_names(list(g.outputs), "io")[first].upper()
     offline = None
     if board.toolchain.cc:
-        offline = {"platform": str(offline_platform()),
+        offline = {"platform": OFFLINE_PLATFORM, "core": OFFLINE_CORE,
                    "arduino_core": str(ARDUINO_AVR_CORE) if board.toolchain.arduino_variant else ""}
-    arduino = board.platformio["framework"] == "arduino"
+    options = dict(board.platformio["options"])
+    arena_section = report.arena_section if report else ""
     values = {
         "banner": comment_safe(f"Generated by dietgen {__version__} for {board.name} ({board.id}) from "
                                f"{g.meta.get('source', g.name)}. Regenerate with dietgen export --board."),
         "version": __version__, "name": name, "NAME": name.upper(), "board": board, "env": board.id,
-        "offline": offline, "arduino": arduino, "baud": BAUD, "rate": sample_rate_of(g),
-        "audio": {"macro": audio_macro, "size": g.tensors[first].size, "onnx_name": comment_safe(first)},
-        "outputs_note": _outputs_note(board), "report": report, "core_dir": core_dir(),
+        "offline": offline, "arduino": board.platformio["framework"] == "arduino", "baud": REPORT_BAUD,
+        "rate": sample_rate_of(g), "role": role, "player": player, "report": report,
+        "audio_in": io[g.inputs[0]] if g.inputs else None, "audio_out": io[first],
+        "step": f"{name.upper()}_PLAY_SAMPLES" if player else g.tensors[first].size,
+        # platformio.ini: the board file's flags, the glue's (its framework's audio and MIDI), where the arena goes.
+        "build_flags": [f for f in (options.pop("build_flags", ""), *glue["glue"]["build_flags"],
+                                    f"-D DG_ARENA_SECTION={arena_section}" if arena_section else "") if f],
+        "pio_options": options, "lib_deps": glue["glue"]["lib_deps"],
+        **glue,
     }
     env = _env()
     main = "src/main.c" if board.is_linux else "src/main.cpp"
     files = {**library,
              f"lib/{name}/library.json": env.get_template("platformio/lib/library.json.j2").render(values),
              "platformio.ini": env.get_template("platformio/platformio.ini.j2").render(values),
-             "src/dietgen_audio.h": env.get_template("platformio/src/dietgen_audio.h.j2").render(values),
+             "src/dietgen_app.h": env.get_template("platformio/src/dietgen_app.h.j2").render(values),
              main: env.get_template(f"platformio/{main}.j2").render(values),
              "README.md": env.get_template("platformio/README.md.j2").render(values)}
+    if values["glue"]["template"]:
+        files["src/dietgen_board.h"] = env.get_template(values["glue"]["template"]).render(values)
+    if offline:
+        files.update(offline_files())
     return files

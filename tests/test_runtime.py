@@ -23,10 +23,13 @@ def test_op_names_an_existing_kernel(spec):
     assert (firmware() / "src" / f"{spec.kernel}.c").is_file()
 
 
-def test_every_kernel_serves_an_op_or_the_note_player():
+def test_every_kernel_serves_an_op_the_note_player_or_the_board_program():
     from dietgen.codegen.player import PLAYER_KERNELS
-    used = {s.kernel for s in registry().values()} | set(PLAYER_KERNELS)
-    assert set(KERNELS) <= used, f"kernels no op or player uses: {set(KERNELS) - used}"
+    from dietgen.glue import GLUE
+    from dietgen.project import app_kernels
+    board_program = set(app_kernels(True, True, [m for g in GLUE.values() for m in g.runtime]))
+    used = {s.kernel for s in registry().values()} | set(PLAYER_KERNELS) | board_program
+    assert set(KERNELS) <= used, f"kernels no op, player or board program uses: {set(KERNELS) - used}"
 
 
 # Every target compiler the boards use, with the flags of a typical board of each.

@@ -3,10 +3,13 @@ for the roles and the Python twin). Python decides what each input is and checks
 it out."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dietgen.codegen.context import c_float
-from dietgen.control import Control, NoteFacts, default_envelope
+from dietgen.control import (AUDIBLE_DB, MAX_RELEASE_SECONDS, Control, NoteFacts, default_envelope,
+                             demo_phrase)
 from dietgen.errors import DietgenError
 from dietgen.ir import Graph
 
@@ -41,6 +44,16 @@ def check_playable(graph: Graph, control: Control) -> None:
         raise DietgenError(f"{graph.name}: a sampled model plays one sample per step")
 
 
+def _program_table(facts: NoteFacts) -> list[str] | None:
+    """General MIDI program -> the model's instrument (-1: not trained on), when the data named its instruments
+    by program; None when instruments are plain indices."""
+    names = facts.instrument_names
+    if not names or not all(n.startswith("gm_") for n in names):
+        return None
+    table = [names.index(f"gm_{p:03d}") if f"gm_{p:03d}" in names else -1 for p in range(128)]
+    return [", ".join(str(v) for v in table[i:i + 16]) for i in range(0, 128, 16)]
+
+
 def player_kernels(sampled: bool) -> set[str]:
     return set(PLAYER_KERNELS) if sampled else {"control"}
 
@@ -61,7 +74,16 @@ def player_values(graph: Graph, control: Control, facts: NoteFacts, io: list[dic
                     "instruments": env.hold.shape[0], "velocity_db": c_float(env.velocity_db),
                     "floor_db": c_float(env.floor_db)}
     sampled = control.output == "logits"
-    return {"inputs": inputs, "output": {"offset": out["offset"], "size": out["size"]},
+    instruments = next((i["size"] for i in inputs if i["role"] == "onehot_instrument"), None) or \
+        facts.instruments or 1
+    notes, steps = demo_phrase(control, facts, graph.meta.get("sample_rate", 16000))
+    per_second = graph.meta.get("sample_rate", 16000) / control.step_samples
+    return {"audible_db": c_float(AUDIBLE_DB), "max_release_s": MAX_RELEASE_SECONDS,
+            "max_release_steps": c_float(MAX_RELEASE_SECONDS * per_second),
+            "tail_steps": int(math.ceil(control.tail_seconds * per_second)),
+            "instruments": instruments, "program_instruments": _program_table(facts),
+            "demo": {"notes": notes, "steps": steps},
+            "inputs": inputs, "output": {"offset": out["offset"], "size": out["size"]},
             "sampled": sampled, "start_code": control.start_code, "reset_per_note": control.reset_per_note,
             "step_samples": control.step_samples, "envelope": envelope, "note_roles": NOTE_ROLES,
             "output_text": "a class sampled from the logits, mu-law decoded" if sampled else "audio samples"}

@@ -1,6 +1,7 @@
-"""PlatformIO for generated projects, also with no registry: a PlatformIO core folder of dietgen's own (never the
-user's ~/.platformio) holding a tool-scons package that runs the SCons installed beside PlatformIO, and the
-local platform in firmware/platformio/platform that builds with the system compilers."""
+"""PlatformIO for generated projects, also with no registry: each project carries the local platform
+(firmware/platformio/platform: builds with the system compilers) and a PlatformIO core folder of its own holding a
+tool-scons package that runs the SCons installed beside PlatformIO, so it builds offline wherever it is copied and
+never touches the user's ~/.platformio."""
 from __future__ import annotations
 
 import configparser
@@ -22,36 +23,25 @@ ARDUINO_AVR_CORE = Path("/usr/share/arduino/hardware/arduino/avr")   # Debian's 
 ARDUINO_AVR_PACKAGE = "arduino-core-avr"
 
 
-def offline_platform() -> Path:
-    return firmware() / "platformio" / "platform"
+# Where a generated project keeps what its offline env needs, relative to the project: the local platform, and a
+# PlatformIO core folder of its own holding tool-scons (never the user's ~/.platformio).
+OFFLINE_PLATFORM = "offline/platform"
+OFFLINE_CORE = "offline/core"
 
 
-def core_dir() -> Path:
-    """dietgen's PlatformIO core folder: $DIETGEN_CACHE_DIR/platformio, by default under ~/.cache/dietgen."""
-    base = os.environ.get("DIETGEN_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or
-                                                        Path.home() / ".cache") / "dietgen"
-    return Path(base) / "platformio"
-
-
-def setup_core_dir() -> Path:
-    """Create (or refresh) the core folder with the tool-scons package; returns it."""
-    core = core_dir()
-    pkg = core / "packages" / "tool-scons"
-    pkg.mkdir(parents=True, exist_ok=True)
-    src = firmware() / "platformio" / "tool-scons"
-    files = {name: (src / name).read_text() for name in ("package.json", "scons.py")}
+def offline_files() -> dict[str, str]:
+    """Relative path -> content of the offline platform and core folder a project carries, so that it builds
+    offline wherever it is copied, with no path into dietgen."""
+    src = firmware() / "platformio"
+    files = {f"{OFFLINE_PLATFORM}/{rel}": (src / "platform" / rel).read_text()
+             for rel in ("platform.json", "builder/main.py")}
+    scons = f"{OFFLINE_CORE}/packages/tool-scons"
+    files.update({f"{scons}/{name}": (src / "tool-scons" / name).read_text() for name in ("package.json", "scons.py")})
     # Without this metadata file PlatformIO does not see the folder as an installed package.
-    files[".piopm"] = json.dumps({
+    files[f"{scons}/.piopm"] = json.dumps({
         "type": "tool", "name": "tool-scons", "version": SCONS_VERSION,
         "spec": {"owner": "platformio", "id": None, "name": "tool-scons", "requirements": None, "uri": None}})
-    for name, text in files.items():
-        path = pkg / name
-        if not path.is_file() or path.read_text() != text:
-            # Replaced whole, so a build running meanwhile never reads half a file.
-            tmp = path.with_name(f".{name}.{os.getpid()}")
-            tmp.write_text(text)
-            os.replace(tmp, path)
-    return core
+    return files
 
 
 def pio_command() -> list[str]:
@@ -82,10 +72,10 @@ def offline_missing(board: Board) -> str | None:
     return None
 
 
-def _environment(env_name: str | None) -> dict[str, str]:
+def _environment(project: Path, env_name: str | None) -> dict[str, str]:
     environ = dict(os.environ)
     if env_name == OFFLINE_ENV:
-        environ["PLATFORMIO_CORE_DIR"] = str(setup_core_dir())
+        environ["PLATFORMIO_CORE_DIR"] = str((project / OFFLINE_CORE).resolve())
     # No telemetry or update checks: both would reach for the network.
     environ.setdefault("PLATFORMIO_SETTING_ENABLE_TELEMETRY", "No")
     environ.setdefault("PLATFORMIO_SETTING_CHECK_PLATFORMIO_INTERVAL", "3650")
@@ -126,7 +116,7 @@ def build(project, env: str = OFFLINE_ENV, echo: Callable[[str], None] = lambda 
     """`pio run -e ENV` in ``project``; the path of the firmware ELF."""
     project = Path(project)
     _check_project(project)
-    status, tail = _stream([*pio_command(), "run", "-d", str(project), "-e", env], _environment(env), echo)
+    status, tail = _stream([*pio_command(), "run", "-d", str(project), "-e", env], _environment(project, env), echo)
     if status != 0:
         raise DietgenError(f"pio run -e {env} failed in {project}: {_first_cause(tail)}")
     return project / ".pio" / "build" / env / "firmware.elf"
@@ -148,7 +138,7 @@ def upload(project, env: str | None = None, port: str | None = None,
                            f"pio run -e {official} (see its README)")
     cmd = [*pio_command(), "run", "-d", str(project), "-t", "upload", *(["-e", env] if env else []),
            *(["--upload-port", port] if port else [])]
-    status, tail = _stream(cmd, _environment(env), echo)
+    status, tail = _stream(cmd, _environment(project, env), echo)
     if status != 0:
         lines = tail.lower()
         if "httpclienterror" in lines or "could not resolve" in lines or "connection" in lines:

@@ -1,0 +1,345 @@
+"""The board glue of Arduino-framework boards (dietgen.glue, templates/platformio/src/board/) and the resampler it
+uses between the rings and the hardware (firmware/src/resample.c).
+
+None of the boards' frameworks (Teensyduino, DaisyDuino, the mbed, SAM, arduino-pico and ESP32 cores) can be
+fetched here, so each family's header is rendered in the project dietgen.project makes for a generator and an
+effect, and its main.cpp (app layer and glue included) compiled by g++ -fsyntax-only against stand-ins of the core
+and libraries
+(tests/tools/fakecores/<family>: declarations only, with the real headers' signatures). That catches typos,
+wrong signatures and missing build flags; how the glue behaves on a board is not tested here."""
+from __future__ import annotations
+
+import dataclasses
+import re
+import shlex
+import shutil
+import subprocess
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper, numpy_helper
+
+from dietgen.boards import boards, get_board
+from dietgen.errors import DietgenError
+from dietgen.glue import GLUE, family_of, glue_values
+from dietgen.passes.stream import StreamSpec
+from dietgen.pipeline import compile_model
+from dietgen.project import render_project
+from dietgen.resources import firmware, templates
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKECORES = ROOT / "tests" / "tools" / "fakecores"
+STRICT_CXX = ("-std=gnu++17", "-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-fno-exceptions", "-fno-rtti",
+              "-DARDUINO=10819")
+# The Cortex-M boards compile with the ARM compiler (32-bit pointers and registers, as on the board); the
+# ESP32-S3's Xtensa has no compiler here, the host's stands in.
+CPU = {"cortex-m0plus": "cortex-m0plus", "cortex-m3": "cortex-m3", "cortex-m4f": "cortex-m4",
+       "cortex-m7": "cortex-m7", "cortex-m33": "cortex-m33"}
+BOARDS = ["teensy41", "electrosmith_daisy", "portenta_h7_m7", "pico", "nanorp2040connect", "rpipico2",
+          "esp32-s3-devkitc-1", "due", "nano33ble"]
+
+
+def smoothing_effect() -> onnx.ModelProto:
+    """A causal 3-tap smoother, mono audio in and out: the smallest effect."""
+    weight = numpy_helper.from_array(np.array([[[0.25, 0.5, 0.25]]], np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], name="smooth", pads=[2, 0])], "smooth",
+                              [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 1, 64])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 1, 64])], [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], producer_name="dietgen-tests")
+    model.ir_version = 8
+    return model
+
+
+@pytest.fixture(scope="module")
+def models():
+    """role -> compiled model: the DDSP example (a note player at 16 kHz) as the generator, a smoother at
+    22050 Hz (a rate no codec or timer here has exactly: the resampling paths) as the effect."""
+    return {"generator": compile_model(str(ROOT / "examples" / "ddsp")),
+            "effect": compile_model(smoothing_effect(), name="smooth", sample_rate=22050, stream=StreamSpec(16))}
+
+
+def write_project(compiled, board, role, out: Path) -> dict:
+    """The project render_project makes for the board, under out; returns the glue values."""
+    for rel, text in render_project(compiled, board, role=role).items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_text(text)
+    return glue_values(board, role)
+
+
+def syntax_check(compiled, board, glue: dict, out: Path, defines=()) -> subprocess.CompletedProcess:
+    """src/main.cpp with the app and glue headers, against the family's stand-ins, with the flags
+    platformio.ini gives the board's env."""
+    flags = [*glue["glue"]["build_flags"], board.platformio.get("options", {}).get("build_flags", "")]
+    if board.core in CPU:
+        cxx = shutil.which("arm-none-eabi-g++")
+        target = [f"-mcpu={CPU[board.core]}", "-mthumb"]
+    else:
+        cxx, target = shutil.which("g++"), []
+    if cxx is None:
+        pytest.skip(f"no C++ compiler for {board.core} here")
+    cmd = [cxx, *STRICT_CXX, *target, *[arg for flag in flags for arg in shlex.split(flag)], *defines,
+           f"-I{FAKECORES / 'common'}", f"-I{FAKECORES / family_of(board)}", f"-I{out / 'lib' / compiled.c_name}",
+           f"-I{firmware() / 'include'}", f"-I{out / 'src'}", str(out / "src" / "main.cpp")]
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("role", ["generator", "effect"])
+@pytest.mark.parametrize("board_id", BOARDS)
+def test_glue_compiles_against_its_framework_stand_ins(models, board_id, role, tmp_path):
+    board = get_board(board_id)
+    glue = write_project(models[role], board, role, tmp_path)
+    header = (tmp_path / "src" / "dietgen_board.h").read_text()
+    assert header.startswith("/* Generated by dietgen") and board.name in header.splitlines()[1]
+    for function in ("static void dg_board_begin(void)", "static void dg_board_midi_begin(void)",
+                     "static int dg_board_midi_read(void)"):
+        assert function in header
+    assert bool(re.search(r"\bdg_in\b", header)) == (role == "effect")
+    result = syntax_check(models[role], board, glue, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("role", ["generator", "effect"])
+def test_rp2040_glue_with_pwm_chosen_by_build_flag(models, role, tmp_path):
+    board = get_board("rpipico2")
+    glue = write_project(models[role], board, role, tmp_path)
+    result = syntax_check(models[role], board, glue, tmp_path, defines=["-DDG_PWM_AUDIO"])
+    assert result.returncode == 0, result.stderr
+
+
+def test_stand_ins_reject_a_glue_built_without_its_flags(models, tmp_path):
+    """The check can fail: without -DUSE_TINYUSB the TinyUSB stand-in refuses, as the library does."""
+    board = get_board("pico")
+    glue = write_project(models["generator"], board, "generator", tmp_path)
+    result = syntax_check(models["generator"], board, {"glue": {"build_flags": []}}, tmp_path)
+    assert glue["glue"]["build_flags"] == ["-DUSE_TINYUSB"]
+    assert result.returncode != 0 and "USE_TINYUSB" in result.stderr
+
+
+def test_i2s_is_the_rp2040_default_only_where_the_board_lists_it(models, tmp_path):
+    for board_id, i2s in (("pico", False), ("rpipico2", True)):
+        out = tmp_path / board_id
+        glue = write_project(models["generator"], get_board(board_id), "generator", out)
+        assert ("<I2S.h>" in (out / "src" / "dietgen_board.h").read_text()) == i2s
+        assert ("GPIO28" in glue["glue"]["audio_out"]) == i2s
+
+
+def test_every_board_has_a_family_and_every_arduino_family_a_template():
+    for board in boards().values():
+        family, glue = family_of(board), glue_values(board, "generator")
+        if board.platformio["platform"] == "native":
+            assert family == "linux" and glue["glue"]["template"] is None and glue["hw_chunk"] == "1"
+        else:
+            assert family in GLUE, board.id
+            assert (templates() / glue["glue"]["template"]).is_file()
+    assert {family_of(get_board(b)) for b in BOARDS} == set(GLUE) - {"avr"}
+
+
+def test_glue_values_give_platformio_and_readme_lines():
+    teensy = glue_values(get_board("teensy41"), "generator")
+    assert teensy["family"] == "teensy" and teensy["glue"]["build_flags"] == ["-D USB_MIDI_SERIAL"]
+    assert teensy["glue"]["lib_deps"] == [] and teensy["glue"]["runtime"] == ["resample"]
+    assert teensy["glue"]["audio_in"] is None and "SGTL5000" in teensy["glue"]["audio_out"]
+    daisy = glue_values(get_board("electrosmith_daisy"), "effect")
+    assert daisy["glue"]["lib_deps"] == ["electro-smith/DaisyDuino"] and "pin 16" in daisy["glue"]["audio_in"]
+    assert glue_values(get_board("portenta_h7_m7"), "generator")["glue"]["lib_deps"] == [
+        "arduino-libraries/Arduino_AdvancedAnalog"]
+    # The RP2040 glue needs the earlephilhower core, which the board files ask PlatformIO for.
+    for pico in ("pico", "nanorp2040connect", "rpipico2"):
+        assert get_board(pico).platformio["options"]["board_build.core"] == "earlephilhower"
+    assert "pin 10" in glue_values(get_board("megaatmega2560"), "generator")["glue"]["audio_out"]
+    for family, glue in GLUE.items():
+        assert all(dep.count("/") == 1 for dep in glue.lib_deps), family
+        assert all((firmware() / "src" / f"{module}.c").is_file() for module in glue.runtime), family
+        assert "31250" in glue.midi_in, family
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 22050, 44100, 48000])
+def test_hw_chunk_is_a_constant_the_app_header_can_use(rate, tmp_path):
+    """Every family's chunk is a C constant expression in DG_SAMPLE_RATE alone (the app header is included
+    before any core header), from 1 to a few hundred samples."""
+    source = tmp_path / "chunk.c"
+    source.write_text(f"#define DG_SAMPLE_RATE {rate}\n" + "".join(
+        f"_Static_assert(({g.hw_chunk}) >= 1 && ({g.hw_chunk}) <= 512, \"{family}\");\n"
+        for family, g in GLUE.items()))
+    subprocess.run([shutil.which("gcc") or pytest.skip("gcc is not installed"), "-std=c11", "-fsyntax-only",
+                    "-Wall", "-Werror", str(source)], check=True)
+
+
+def test_glue_refuses_what_it_does_not_know():
+    with pytest.raises(DietgenError, match="role 'mixer'"):
+        glue_values(get_board("teensy41"), "mixer")
+    due = get_board("due")
+    odd = dataclasses.replace(due, platformio={**due.platformio, "platform": "atmelmegaavr"})
+    with pytest.raises(DietgenError, match="no audio glue for PlatformIO platform 'atmelmegaavr'"):
+        family_of(odd)
+
+
+# -- the resampler ---------------------------------------------------------------------------------------------
+HARNESS = r"""/* The resampler between a ring and a stand-in for the hardware. argv: take|put in_rate out_rate count
+ * cycles_per_input_sample amplitude (0: random samples) chunk out_file|- in_file|-.
+ * take: the loop keeps a ring full of the input signal and the hardware takes count resampled samples.
+ * put: the hardware puts count input samples through the resampler and the loop drains the ring.
+ * Prints the input samples consumed (take) or output samples made (put), then phase, in, out, and the ring's
+ * underruns + overruns. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "dietgen/resample.h"
+
+#define BLOCK 160
+#define BLOCKS 4
+
+static double cycles, amplitude;
+static uint32_t lcg = 12345u;
+static long long generated;
+static FILE *in_file;
+
+static int16_t next_input(void)
+{
+    int16_t s;
+    if (amplitude > 0.0) {
+        s = (int16_t)lrint(amplitude * sin(2.0 * 3.14159265358979323846 * cycles * (double)generated));
+    } else {
+        lcg = lcg * 1664525u + 1013904223u;
+        s = (int16_t)(lcg >> 16);
+    }
+    ++generated;
+    if (in_file)
+        fwrite(&s, sizeof s, 1, in_file);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    static int16_t ring_samples[BLOCK * BLOCKS];
+    int16_t buf[4096];
+    dg_ring ring;
+    dg_resampler r;
+    FILE *out_file;
+    long long count, done, made = 0;
+    dg_int chunk, n, i;
+    int take;
+    if (argc != 10)
+        return 2;
+    take = argv[1][0] == 't';
+    count = atoll(argv[4]);
+    cycles = atof(argv[5]);
+    amplitude = atof(argv[6]);
+    chunk = (dg_int)atol(argv[7]);
+    out_file = argv[8][0] == '-' ? NULL : fopen(argv[8], "wb");
+    in_file = argv[9][0] == '-' ? NULL : fopen(argv[9], "wb");
+    dg_ring_init(&ring, ring_samples, BLOCK, BLOCKS);
+    dg_resample_init(&r, (uint32_t)strtoul(argv[2], NULL, 10), (uint32_t)strtoul(argv[3], NULL, 10));
+    for (done = 0; done < count; done += n) {
+        n = count - done < chunk ? (dg_int)(count - done) : chunk;
+        if (take) {
+            int16_t *block;
+            while ((block = dg_ring_free_block(&ring)) != 0) {
+                for (i = 0; i < BLOCK; ++i)
+                    block[i] = next_input();
+                dg_ring_push(&ring);
+            }
+            dg_resample_take(&r, &ring, buf, n);
+            if (out_file)
+                fwrite(buf, sizeof buf[0], (size_t)n, out_file);
+        } else {
+            const int16_t *block;
+            for (i = 0; i < n; ++i)
+                buf[i] = next_input();
+            dg_resample_put(&r, &ring, buf, n);
+            while ((block = dg_ring_full_block(&ring)) != 0) {
+                if (out_file)
+                    fwrite(block, sizeof block[0], BLOCK, out_file);
+                made += BLOCK;
+                dg_ring_release(&ring);
+            }
+        }
+    }
+    if (take)
+        made = generated - ((long long)(uint8_t)(ring.filled - ring.taken) * BLOCK - ring.pos);
+    else
+        made += ring.pos;
+    printf("%lld %lu %lu %lu %lu\n", made, (unsigned long)r.phase, (unsigned long)r.in, (unsigned long)r.out,
+           (unsigned long)(ring.underruns + ring.overruns));
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory):
+    cc = shutil.which("gcc") or pytest.skip("gcc is not installed")
+    folder = tmp_path_factory.mktemp("resample")
+    (folder / "harness.c").write_text(HARNESS)
+    exe = folder / "harness"
+    subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2",
+                    f"-I{firmware() / 'include'}", str(folder / "harness.c"), str(firmware() / "src" / "resample.c"),
+                    str(firmware() / "src" / "ring.c"), "-o", str(exe), "-lm"], check=True)
+
+    def run(mode, in_rate, out_rate, count, cycles=0.0, amplitude=0.0, chunk=128, dump=True):
+        out, inp = folder / "out.raw", folder / "in.raw"
+        args = [str(exe), mode, str(in_rate), str(out_rate), str(count), repr(cycles), repr(amplitude), str(chunk),
+                str(out) if dump else "-", str(inp) if dump else "-"]
+        fields = [int(v) for v in subprocess.run(args, check=True, capture_output=True, text=True).stdout.split()]
+        samples = (np.fromfile(out, np.int16), np.fromfile(inp, np.int16)) if dump else (None, None)
+        return (*fields, *samples)
+    return run
+
+
+def sine_fit(y: np.ndarray, cycles: float) -> tuple[float, float]:
+    """Amplitude of the sine at `cycles` per sample in y, and the RMS of what is left, by least squares."""
+    t = np.arange(len(y))
+    basis = np.stack([np.sin(2 * np.pi * cycles * t), np.cos(2 * np.pi * cycles * t)], 1)
+    coef, *_ = np.linalg.lstsq(basis, y.astype(np.float64), rcond=None)
+    return float(np.hypot(*coef)), float(np.sqrt(np.mean((y - basis @ coef) ** 2)))
+
+
+@pytest.mark.parametrize("mode", ["take", "put"])
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_equal_rates_pass_every_sample_through(harness, mode, rate):
+    made, phase, num, den, xruns, out, inp = harness(mode, rate, rate, 5000, chunk=37)
+    assert (num, den, xruns) == (1, 1, 0)
+    assert len(out) >= 4800 and np.array_equal(out, inp[:len(out)])
+
+
+@pytest.mark.parametrize("in_rate,out_rate,f_in", [(16000, 44100, 16000), (16000 * 17, 750000, 16000),
+                                                   (22050, 48000, 22050), (44100, 16000, 44100),
+                                                   (48000, 22050, 48000)])
+def test_a_sine_keeps_its_frequency_and_amplitude(harness, in_rate, out_rate, f_in):
+    """1 kHz at any pair of rates (16000 * 17 : 750000 is Teensy 3's 44117.647 Hz): the frequency stays exact,
+    the amplitude follows linear interpolation's sinc^2 to 0.01 %, and what is left (images, aliases, rounding) is 40 dB
+    below it."""
+    cycles_in = 1000 / f_in
+    f_out = f_in * out_rate / in_rate
+    mode = "take" if out_rate > in_rate else "put"
+    count = int(f_out) if mode == "take" else int(f_in)
+    made, phase, num, den, xruns, out, inp = harness(mode, in_rate, out_rate, count, cycles_in, 16000.0, chunk=100)
+    assert xruns == 0
+    amplitude, residual = sine_fit(out[:int(f_out * 0.9)].astype(np.float64), 1000 / f_out)
+    expected = 16000 * np.sinc(cycles_in) ** 2
+    assert abs(amplitude / expected - 1) < 1e-4, (amplitude, expected)
+    assert residual < amplitude * 0.01, residual
+
+
+@pytest.mark.parametrize("in_rate,out_rate,seconds", [(16000, 44100, 3600), (16000 * 17, 750000, 600),
+                                                       (44100, 16000, 600)])
+def test_no_drift_over_a_long_run(harness, in_rate, out_rate, seconds):
+    """After an hour (or ten minutes) of samples, every output is exactly where in/out puts it: the input
+    consumed and the phase left account for every output, to the 1/out of an input sample."""
+    g = gcd(in_rate, out_rate)
+    num, den = in_rate // g, out_rate // g
+    if out_rate > in_rate:
+        count = out_rate * seconds
+        consumed, phase, n, d, xruns, *_ = harness("take", in_rate, out_rate, count, 0.01, 8000.0, 1000, False)
+        # The next output lies `phase` past x0, the second newest input sample taken.
+        assert (consumed - 2) * den + phase == count * num
+    else:
+        count = in_rate * seconds
+        made, phase, n, d, xruns, *_ = harness("put", in_rate, out_rate, count, 0.01, 8000.0, 1000, False)
+        # Output j lies at j * in / out input samples: every one at or before the last input is made.
+        assert made == (count - 1) * den // num + 1
+        assert made * num - (count - 2) * den == phase
+    assert (n, d, xruns) == (num, den, 0)
