@@ -15,22 +15,4 @@ void delay(unsigned long ms);
 static const uint8_t A0 = 15u;
 static const uint8_t A6 = 21u;
 
-/* cores/arduino/Serial.h: class UART, `void begin(unsigned long);`, `int read(void);` */
-namespace arduino {
-class UART {
-public:
-    void begin(unsigned long);
-    int read(void);
-};
-}
-extern arduino::UART Serial1;
-
-/* libraries/USBCDC (arduino::USBSerial, Serial is SerialUSB): `void begin(unsigned long)` */
-namespace arduino {
-class USBSerial : public Print {
-public:
-    void begin(unsigned long);
-};
-}
-extern arduino::USBSerial SerialUSB;
-#define Serial SerialUSB
+#include "mbed_serial.h"
