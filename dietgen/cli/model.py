@@ -67,8 +67,11 @@ def export(model, shapes, stream, block, time_axes, out_dir, force, name, sample
     compiled = run(model, out_dir, shapes=shapes_option_value(shapes), name=name, force=force, sample_rate=sample_rate,
                    block=block, board=board, role=role, stream=stream_option_value(stream, block, time_axes))
     if board:
-        click.echo(f"wrote {out_dir}: PlatformIO project of {compiled.c_name} for {board}; "
-                   f"build and flash it with: dietgen flash {out_dir}   (see {out_dir}/README.md)")
+        from dietgen.boards import get_board
+        how = (f"build it on the Pi with pio run, or here: cd {out_dir} && PLATFORMIO_CORE_DIR=offline/core pio run "
+               f"-e offline" if get_board(board).is_linux else f"build and flash it with: dietgen flash {out_dir}")
+        click.echo(f"wrote {out_dir}: PlatformIO project of {compiled.c_name} for {board}; {how}   "
+                   f"(see {out_dir}/README.md)")
         return
     plan = compiled.graph.meta["plan"]
     info = compiled.graph.meta.get("stream")
