@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import onnx
+import onnxruntime
 import pytest
 
 from dietgen.boards import get_board
@@ -17,8 +19,12 @@ from dietgen.errors import DietgenUsageError
 from dietgen.generate import generate, playable
 from dietgen.notes import Note
 from dietgen.output import write_tree
+from dietgen.passes.stream import StreamSpec
 from dietgen.pipeline import compile_model
 from dietgen.project import project_role, render_project
+from dietgen.toolchain import platformio
+from dietgen.verify import run_onnxruntime
+from golden_models import causal_effect, tiny_conv_dense
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / "tests" / "tools"
@@ -151,10 +157,6 @@ SIMAVR_HEADERS = Path("/usr/include/simavr")
 
 
 def test_avr_plays_from_a_timer_interrupt_at_the_sample_rate(tmp_path):
-    from dietgen.toolchain import platformio
-    from golden_models import tiny_conv_dense
-    import onnx
-
     if platformio.offline_missing(get_board("uno")) or not (SIMAVR_HEADERS / "sim_avr.h").is_file():
         pytest.skip("avr-gcc, Debian's Arduino core and libsimavr-dev are needed")
     model = tmp_path / "tiny.onnx"
@@ -174,7 +176,6 @@ def test_avr_plays_from_a_timer_interrupt_at_the_sample_rate(tmp_path):
     assert duty.size == 200
     # The model's audio with zero conditioning, one sample per period from the first interrupt on, no gap and
     # no underrun report on the serial port.
-    from dietgen.verify import run_onnxruntime
     x = np.zeros((1, 2, 8), np.float32)
     out = run_onnxruntime(compiled, {"x": x})["y"].reshape(-1)
     want = ((pcm(out).astype(int) + 32768) >> 8).astype(np.uint8)
@@ -182,3 +183,36 @@ def test_avr_plays_from_a_timer_interrupt_at_the_sample_rate(tmp_path):
     tiled = np.resize(want, played.size)
     assert np.array_equal(played[:-1], tiled[:-1])
     assert b"underruns" not in serial
+
+
+@pytest.mark.parametrize("board_id", ["uno", "nano33ble"])
+def test_an_effect_is_recognised_and_its_project_builds_offline(tmp_path, board_id):
+    missing = platformio.offline_missing(get_board(board_id))
+    if missing:
+        pytest.skip(missing)
+    onnx.save(causal_effect(16), tmp_path / "drive.onnx")
+    # Mono audio in, as many samples out, streamed: an effect without being told.
+    compiled = compile_model(str(tmp_path / "drive.onnx"), sample_rate=8000, stream=StreamSpec(16))
+    files = render_project(compiled, get_board(board_id))
+    assert "#define DG_EFFECT 1" in files["src/dietgen_app.h"] and "dg_ring_put" in files["src/dietgen_board.h"]
+    elf = platformio.build(write_tree(files, tmp_path / board_id))
+    assert elf.is_file()
+
+
+def test_an_effect_processes_the_hardwares_input_block_by_block(tmp_path):
+    # The fake board records a ramp and plays what the effect's step makes of it: the streamed model on the
+    # input, delayed by the rings (the primed blocks of silence), with no block lost or repeated.
+    onnx.save(causal_effect(16), tmp_path / "drive.onnx")
+    compiled = compile_model(str(tmp_path / "drive.onnx"), stream=StreamSpec(16))
+    project = write_tree(render_project(compiled, get_board("rpi4")), tmp_path / "project")
+    exe = fake_board(project, compiled.c_name, 16)
+    n = 16 * 40
+    signal = (np.sin(np.arange(n) * 0.05) * 20000).astype("<i2")
+    proc = subprocess.run([str(exe), "12", "16", str(n)], input=signal.tobytes(), capture_output=True, check=True)
+    got = np.frombuffer(proc.stdout, "<i2")
+    assert proc.stderr.decode().startswith("underruns 0 overruns 0")
+    want = onnxruntime.InferenceSession(causal_effect(n).SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"x": (signal.astype(np.float32) / 32768).reshape(1, 1, n)})[0].reshape(-1)
+    delay = np.argmax(got != 0)
+    assert delay % 16 == 0 and delay > 0
+    assert np.abs(got[delay:].astype(int) - pcm(want)[:n - delay]).max() <= 1

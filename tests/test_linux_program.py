@@ -17,6 +17,7 @@ from dietgen.errors import DietgenError
 from dietgen.notes import read_midi
 from dietgen.resources import firmware
 from dietgen.toolchain.host import SANITIZE, STRICT
+from golden_models import causal_effect
 
 TOOLS = Path(__file__).resolve().parent / "tools"
 
@@ -266,29 +267,6 @@ def test_pi_refuses_a_damaged_midi_file_in_one_line_and_writes_nothing(ddsp_pi, 
                                               message("note_off", note=64, time=100)]))
     overlapping.save(folder / "in")
     refused_cleanly(run_pi(elf, "-m", "in", "-o", "out.wav", cwd=folder), folder, "monophonic")
-
-
-def causal_effect(frames: int) -> "onnx.ModelProto":
-    """A small drive effect: a dilated causal Conv1d from mono to 6 channels, tanh, a 1x1 Conv1d back to mono,
-    tanh; mono audio in, as many samples out."""
-    import onnx
-    from onnx import helper, numpy_helper
-
-    rng = np.random.default_rng(11)
-    inits = [numpy_helper.from_array(rng.uniform(-1.5, 1.5, (6, 1, 3)).astype(np.float32), "w1"),
-             numpy_helper.from_array(rng.uniform(-0.2, 0.2, (6,)).astype(np.float32), "b1"),
-             numpy_helper.from_array(rng.uniform(-0.6, 0.6, (1, 6, 1)).astype(np.float32), "w2"),
-             numpy_helper.from_array(np.zeros(1, np.float32), "b2")]
-    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c"], name="drive", dilations=[2], pads=[4, 0]),
-             helper.make_node("Tanh", ["c"], ["t"], name="clip"),
-             helper.make_node("Conv", ["t", "w2", "b2"], ["m"], name="mix"),
-             helper.make_node("Tanh", ["m"], ["y"], name="out")]
-    graph = helper.make_graph(nodes, "drive", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT,
-                                                                             [1, 1, frames])],
-                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 1, frames])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], producer_name="dietgen-tests")
-    model.ir_version = 8
-    return model
 
 
 BLOCK = 64
