@@ -1,4 +1,4 @@
-"""Elementwise unary ops. Each is a pointwise function of firmware's dg_apply, so producers can fuse it."""
+"""Elementwise unary ops. Each is a pointwise function of firmware's dg_map_n, so producers can fuse it."""
 from __future__ import annotations
 
 import math

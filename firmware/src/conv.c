@@ -116,10 +116,11 @@ void dg_conv1d_stream(const float *x, const float *w, const float *b, float *y, 
                     float acc = b ? DG_RD(b + o) : 0.0f;
                     for (j = 0; j < taps; ++j)
                         acc += DG_RD(wo + j) * col[j];
-                    yb[o * lout + u] = dg_apply(fn, acc);
+                    yb[o * lout + u] = acc;
                 }
             }
         }
+        dg_apply_n(fn, yb, cout * lout);
     }
     if (!span)
         return;

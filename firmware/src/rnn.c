@@ -36,12 +36,12 @@ static void gru_cell(const float *x, const float *w, const float *r, const float
         g[j] = dg_sigmoidf(g[j] + bias_at(rb, j) + dot(r + j * hidden, h, hidden));
     if (linear_before_reset) {
         for (j = 0; j < hidden; ++j)
-            n[j] = tanhf(n[j] + reset[j] * (dot(rn + j * hidden, h, hidden) + bias_at(rbn, j)));
+            n[j] = dg_tanhf(n[j] + reset[j] * (dot(rn + j * hidden, h, hidden) + bias_at(rbn, j)));
     } else {
         for (j = 0; j < hidden; ++j)
             rh[j] = reset[j] * h[j];
         for (j = 0; j < hidden; ++j)
-            n[j] = tanhf(n[j] + dot(rn + j * hidden, rh, hidden) + bias_at(rbn, j));
+            n[j] = dg_tanhf(n[j] + dot(rn + j * hidden, rh, hidden) + bias_at(rbn, j));
     }
     /* h is only overwritten now: every gate above read the previous state */
     for (j = 0; j < hidden; ++j)
@@ -58,9 +58,9 @@ static void lstm_cell(const float *x, const float *w, const float *r, const floa
         g[j] += bias_at(rb, j) + dot(r + j * hidden, h, hidden);
     for (j = 0; j < hidden; ++j) {
         float in = dg_sigmoidf(g[j]), out = dg_sigmoidf(g[hidden + j]);
-        float forget = dg_sigmoidf(g[2 * hidden + j]), cand = tanhf(g[3 * hidden + j]);
+        float forget = dg_sigmoidf(g[2 * hidden + j]), cand = dg_tanhf(g[3 * hidden + j]);
         c[j] = forget * c[j] + in * cand;
-        h[j] = out * tanhf(c[j]);
+        h[j] = out * dg_tanhf(c[j]);
     }
 }
 

@@ -1,6 +1,6 @@
 #include "dietgen/softmax.h"
 
-/* One softmax over n floats spaced stride apart. Subtracting the maximum first keeps expf in range. */
+/* One softmax over n floats spaced stride apart. Subtracting the maximum first keeps dg_expf in range. */
 static void softmax_run(const float *x, float *y, dg_int n, dg_int stride, int log_softmax)
 {
     float max = x[0], sum = 0.0f;
@@ -8,7 +8,7 @@ static void softmax_run(const float *x, float *y, dg_int n, dg_int stride, int l
     for (r = 1; r < n; ++r)
         max = x[r * stride] > max ? x[r * stride] : max;
     for (r = 0; r < n; ++r) {
-        float e = expf(x[r * stride] - max);
+        float e = dg_expf(x[r * stride] - max);
         if (!log_softmax)
             y[r * stride] = e;
         sum += e;
