@@ -20,16 +20,9 @@ from dietgen.toolchain.platformio import ARDUINO_AVR_CORE, OFFLINE_CORE, OFFLINE
 REPORT_BAUD = 115200
 
 
-def _io(graph: Graph) -> dict[str, dict]:
-    """Per model input/output: its offset in the step's in/out array and its size."""
-    io, offset = {}, 0
-    for names in (graph.inputs, graph.outputs):
-        offset = 0
-        for n in names:
-            size = graph.tensors[n].size
-            io[n] = {"offset": offset, "size": size}
-            offset += size
-    return io
+def _io(graph: Graph, name: str) -> dict:
+    """A model input's or output's place in the step's in/out array, as the memory plan laid it out."""
+    return {"offset": graph.meta["plan"].io_offsets[name], "size": graph.tensors[name].size}
 
 
 def app_kernels(player: bool, linux: bool, glue_runtime) -> tuple[str, ...]:
@@ -81,7 +74,6 @@ def render_project(compiled: Compiled, board: Board, report: BudgetReport | None
     for kernel in app_kernels(player, board.is_linux, glue["glue"]["runtime"]):
         library[f"lib/{name}/dietgen/{kernel}.h"] = (runtime / "include" / "dietgen" / f"{kernel}.h").read_text()
         library[f"lib/{name}/dietgen/{kernel}.c"] = (runtime / "src" / f"{kernel}.c").read_text()
-    io = _io(g)
     first = g.outputs[0]
     offline = None
     if board.toolchain.cc:
@@ -95,7 +87,7 @@ def render_project(compiled: Compiled, board: Board, report: BudgetReport | None
         "version": __version__, "name": name, "NAME": name.upper(), "board": board, "env": board.id,
         "offline": offline, "arduino": board.platformio["framework"] == "arduino", "baud": REPORT_BAUD,
         "rate": sample_rate_of(g), "role": role, "player": player, "report": report,
-        "audio_in": io[g.inputs[0]] if g.inputs else None, "audio_out": io[first],
+        "audio_in": _io(g, g.inputs[0]) if g.inputs else None, "audio_out": _io(g, first),
         "step": f"{name.upper()}_PLAY_SAMPLES" if player else g.tensors[first].size,
         # platformio.ini: the board file's flags, the glue's (its framework's audio and MIDI), where the arena goes.
         "build_flags": [f for f in (options.pop("build_flags", ""), *glue["glue"]["build_flags"],
