@@ -63,7 +63,7 @@ def _emulator_binary(board: Board) -> str:
 
 
 def _cache_dir() -> Path:
-    """$DIETGEN_CACHE_DIR, by default ~/.cache/dietgen (shared with the PlatformIO set-up)."""
+    """$DIETGEN_CACHE_DIR, by default ~/.cache/dietgen: the host helpers built once (QEMU plugin, simavr runner)."""
     return Path(os.environ.get("DIETGEN_CACHE_DIR") or
                 Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dietgen")
 
