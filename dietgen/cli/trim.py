@@ -47,7 +47,8 @@ def _round_line(record: dict) -> str:
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), help="Run folder.")
 @click.option("--criterion", metavar="NAME",
               help="Unit score: magnitude, activation, gradient, batchnorm, information (mutual information "
-                   "with the layer's input, the paper's) or information-target (with the training target). "
+                   "with the layer's input by EDGE, the paper's estimator), information-target (with the "
+                   "training target) or information-projection (dietgen's 1-D projection estimator). "
                    "[default: information; magnitude with --method mask]")
 @click.option("--scope", default="global", show_default=True, metavar="global|local",
               help="global: one threshold over all layers; local: the same fraction from each layer.")

@@ -12,6 +12,9 @@ over its channels.
   time positions). The coordinates and positions are drawn once per layer and kept for the whole pass (the
   reference code redrew them per batch, mixing coordinates).
 - information-target: the same with the training target (the note's waveform) in place of X.
+- information-projection: I(X; H_j) by dietgen's earlier estimator (dietgen.trim.information's
+  projection_information: one random 1-D view of each side), which ranks units shaped like layer inputs better
+  than EDGE does at these sizes (see that module and docs/results/edge_bias.md).
 """
 from __future__ import annotations
 
@@ -23,11 +26,12 @@ import torch
 from torch import Tensor, nn
 
 from dietgen.errors import DietgenError
-from dietgen.trim.information import unit_information
+from dietgen.trim.information import projection_information, unit_information
 from dietgen.trim.modules import Producer, rnn_suffixes
 from dietgen.trim.units import Units
 
-CRITERIA = ("magnitude", "activation", "gradient", "batchnorm", "information", "information-target")
+CRITERIA = ("magnitude", "activation", "gradient", "batchnorm", "information", "information-target",
+            "information-projection")
 INPUT_COORDINATES = 1000
 UNIT_POSITIONS = 100
 
@@ -167,7 +171,9 @@ def score_units(model: nn.Module, units: Units, criterion: str, batches: list, *
             for key, sums in totals.items():
                 scores.add(units.producer_roots[key], sums.cpu().numpy())
             return scores.per_group(units)
-        return _information(model, units, batches, criterion == "information-target", seed)
+        return _information(model, units, batches, criterion == "information-target",
+                            projection_information if criterion == "information-projection" else unit_information,
+                            seed)
     finally:
         model.train(was_training)
 
@@ -187,7 +193,8 @@ def _batchnorm(model: nn.Module, units: Units) -> list[np.ndarray]:
             for s, m, g in zip(normed, magnitude, units.groups)]
 
 
-def _information(model: nn.Module, units: Units, batches: list, target: bool, seed: int) -> list[np.ndarray]:
+def _information(model: nn.Module, units: Units, batches: list, target: bool, estimator, seed: int
+                 ) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     picks: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
     xs: dict[tuple[str, str], list[np.ndarray]] = defaultdict(list)
@@ -213,6 +220,6 @@ def _information(model: nn.Module, units: Units, batches: list, target: bool, se
     _observe(model, units, batches, seen)
     scores = _Scores()
     for key in xs:
-        bits = unit_information(np.concatenate(xs[key]), np.concatenate(hs[key]), seed=seed)
+        bits = estimator(np.concatenate(xs[key]), np.concatenate(hs[key]), seed=seed)
         scores.add(units.producer_roots[key], bits)
     return scores.per_group(units)
