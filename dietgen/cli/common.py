@@ -37,12 +37,6 @@ def parse_overrides(values: tuple[str, ...]) -> dict:
     return out
 
 
-def crop_samples(seconds: float | None) -> int | None:
-    """--crop seconds as the training API takes it: samples, a whole number of frames (at least one)."""
-    from dietgen.models.base import HOP, SAMPLE_RATE
-    return None if seconds is None else max(1, round(seconds * SAMPLE_RATE / HOP)) * HOP
-
-
 def run_options(f):
     """--seed, --device and --set, shared by the commands that train."""
     f = click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from dietgen.cli.common import (cli, crop_samples, model_options, parse_overrides, progress_bar, run_options,
+from dietgen.cli.common import (cli, model_options, parse_overrides, progress_bar, run_options,
                                 shapes_option_value)
 from dietgen.errors import DietgenError, DietgenUsageError
 
@@ -30,17 +30,12 @@ def _check_run_options(options: dict) -> None:
         raise DietgenUsageError(f"--crop {options['crop']}: give a positive number of seconds")
 
 
-def _round_line(record: dict) -> str:
-    return (f"round {record['round']}: {record['parameters']:,} parameters, {record['compression']:.3g}x "
-            f"compression, test loss {record['test_loss']:.4g}, normalised {record['normalised_loss']:.3f}")
-
-
 @cli.group(invoke_without_command=True,
            help="Structured lottery trimming (Esling et al., DAFx 2020): train the dense model, then each round "
                 "score the units, remove --rate % of those left, reset the survivors to the rewind snapshot and "
                 "retrain. Each round's checkpoint, trim.json, report.md and report.png go to the run folder; "
                 "rerun the same command to resume an interrupted run. `dietgen trim report RUN...` compares "
-                "runs.")
+                "runs; `dietgen trim sweep SWEEP.toml` runs a grid of them on Ray.")
 @click.option("--model", "family", help="Model family: wavenet, sing or ddsp.")
 @click.option("--preset", help="Size preset of the family (e.g. tiny, small, paper).")
 @click.option("--data", "data_dir", type=click.Path(), help="Dataset folder.")
@@ -91,8 +86,9 @@ def trim(ctx, **options):
 
 
 def _run(options: dict) -> None:
+    from dietgen.models.base import crop_samples
     from dietgen.trim.lottery import TrimSettings, run_lottery
-    from dietgen.trim.report import load_run, rounds_table
+    from dietgen.trim.report import load_run, round_line, rounds_table
     out_dir, as_json = options["out_dir"], options["as_json"]
     # Masking ranks single weights by magnitude: the unit criteria do not apply to it.
     criterion = options["criterion"] or ("magnitude" if options["method"] == "mask" else "information")
@@ -107,7 +103,7 @@ def _run(options: dict) -> None:
 
     def show(record: dict) -> None:
         # With --json, stdout carries only the document.
-        click.echo(_round_line(record), err=as_json)
+        click.echo(round_line(record), err=as_json)
 
     try:
         doc = run_lottery(settings, out_dir, force=options["force"], device=options["device"],
@@ -135,7 +131,8 @@ def _run(options: dict) -> None:
 
 @trim.command(help="Compare trim runs: each run's rounds (one run) or a comparison at 5x, 10x and 20x "
                    "compression (several), and normalised test loss against compression ratio for all of them "
-                   f"in one PNG (default: {COMPARE_PNG} in the current folder).")
+                   f"in one PNG (default: {COMPARE_PNG} in the current folder). A sweep folder (dietgen trim "
+                   "sweep) stands for every run in it that has finished a round.")
 @click.argument("runs", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", "png", default=COMPARE_PNG, show_default=True, type=click.Path(dir_okay=False),
               help="The overlay plot (PNG).")
@@ -144,13 +141,21 @@ def report(runs, png, as_json):
     from dietgen.report.plots import compression_png
     from dietgen.train import _replace_atomically
     from dietgen.trim.report import compare, compare_table, load_run, rounds_table, seed_groups
+    from dietgen.trim.sweep import run_folders
     target = Path(png)
     if target.suffix.lower() != ".png":
         raise DietgenUsageError(f"-o {png}: the plot is a PNG; give a file name ending in .png")
     if not target.parent.is_dir():
         raise DietgenError(f"-o {png}: no folder {target.parent}; create it or choose another place")
-    docs = [load_run(path) for path in runs]
-    rows, groups = compare(docs, names=list(runs)), seed_groups(docs)
+    names = []
+    for given in runs:
+        folders, unstarted = run_folders(given)
+        if unstarted:
+            click.echo(f"{given}: {unstarted} run(s) of the sweep have not finished a round yet; left out", err=True)
+        # A run keeps the name it was given by (a folder or its trim.json); a sweep's runs are its folders.
+        names += [given] if folders == [Path(given)] else [str(folder) for folder in folders]
+    docs = [load_run(name) for name in names]
+    rows, groups = compare(docs, names=names), seed_groups(docs)
     figure = compression_png([(row["label"], [docs[i] for i in group]) for row, group in zip(rows, groups)])
     try:
         _replace_atomically(lambda tmp: (tmp / target.name).write_bytes(figure), [target.name], target.parent)
@@ -159,16 +164,65 @@ def report(runs, png, as_json):
     if as_json:
         click.echo(json.dumps({
             "plot": str(target),
-            "comparison": [{**row, "runs": [str(runs[i]) for i in group]} for row, group in zip(rows, groups)],
-            "runs": [{"path": str(path), "settings": doc["settings"], "dense": doc["dense"], "rounds": doc["rounds"]}
-                     for path, doc in zip(runs, docs)]}, indent=2))
+            "comparison": [{**row, "runs": [names[i] for i in group]} for row, group in zip(rows, groups)],
+            "runs": [{"path": name, "settings": doc["settings"], "dense": doc["dense"], "rounds": doc["rounds"]}
+                     for name, doc in zip(names, docs)]}, indent=2))
         return
     if len(docs) == 1:
-        click.echo(f"{runs[0]}: {rows[0]['label']}")
+        click.echo(f"{names[0]}: {rows[0]['label']}")
         click.echo(rounds_table(docs[0]))
     else:
         click.echo(compare_table(rows))
     click.echo(f"wrote {target}: normalised test loss against compression ratio")
+
+
+@trim.command(help="Run a sweep of trim runs on Ray: the configurations of SWEEP_FILE (a TOML file: the settings "
+                   "the runs share, and a grid of lists of values, see examples/sweeps/) times its seeds, each "
+                   "one trim run folder in the sweep folder, each one Ray task asking for the file's job_cpus "
+                   "(and job_gpus with device = \"cuda\"). Rerun the same command to resume: finished runs are "
+                   "skipped, unfinished ones continue from their last finished round. Compare the runs with "
+                   "`dietgen trim report SWEEP_DIR`.")
+@click.argument("sweep_file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "sweep_dir", type=click.Path(file_okay=False),
+              help="Sweep folder [default: the sweep file's name, in the current folder].")
+@click.option("--ray", "address", metavar="ADDRESS",
+              help="Address of a Ray cluster (HOST:6379, or ray://HOST:10001) whose nodes see the data and sweep "
+                   "folders at the same paths [default: a local Ray on this machine's CPUs and GPUs].")
+@click.option("--max-parallel", type=int, metavar="N",
+              help="Most jobs running at once [default: as many as the cluster's resources allow].")
+def sweep(sweep_file, sweep_dir, address, max_parallel):
+    from dietgen.trim.sweep import STATUS, load_sweep, run_sweep
+    if max_parallel is not None and max_parallel < 1:
+        raise DietgenUsageError(f"--max-parallel {max_parallel}: give a positive number of jobs")
+    plan = load_sweep(sweep_file)
+    out = Path(sweep_dir) if sweep_dir is not None else Path(Path(sweep_file).stem)
+    ended, jobs = [], []
+
+    def start(skipped: int, todo: int) -> None:
+        jobs.append(todo)
+        where = "on a local Ray" if address is None else f"on the Ray cluster at {address}"
+        click.echo(f"{out}: {len(plan.jobs)} runs, {skipped} already finished" +
+                   (f", {todo} to run {where}" if todo else ", nothing to run"))
+
+    def show(name: str, result: dict) -> None:
+        ended.append(name)
+        done = (f"failed: {result['error']}" if "error" in result else
+                f"{result['rounds']} rounds, {result['compression']:.3g}x compression, normalised test loss "
+                f"{result['normalised_loss']:.3f}")
+        click.echo(f"[{len(ended)}/{jobs[0]}] {name}: {done}")
+
+    try:
+        status = run_sweep(plan, out, address=address, max_parallel=max_parallel, on_start=start, on_job=show)
+    except KeyboardInterrupt:
+        click.echo("interrupted: rerun the same command to resume the unfinished runs", err=True)
+        sys.exit(130)
+    failed = {name: run for name, run in status["runs"].items() if run["state"] == "failed"}
+    click.echo(f"{len(plan.jobs) - len(failed)} of {len(plan.jobs)} runs finished; status in {out / STATUS}; "
+               f"compare them with: dietgen trim report {out}")
+    for name, run in failed.items():
+        click.echo(f"failed {name}: {run['error']}", err=True)
+    if failed:
+        sys.exit(1)
 
 
 @trim.command(help="The trimmable units tracing finds in MODEL (a dietgen checkpoint, or package.module:factory "

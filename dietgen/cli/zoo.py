@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from dietgen.cli.common import cli, crop_samples, parse_overrides, progress_bar, run_options
+from dietgen.cli.common import cli, parse_overrides, progress_bar, run_options
 from dietgen.errors import DietgenUsageError
 
 FAMILIES_HELP = "Model family: wavenet, sing or ddsp."
@@ -87,6 +87,7 @@ def render(out_dir, soundfont, instruments, pitches, velocities, seconds, releas
 @click.option("--force", is_flag=True, help="Replace the run folder if it exists.")
 def train(family, preset, data_dir, out_dir, epochs, batch_size, lr, patience, crop, time_limit, seed, device,
           settings, force):
+    from dietgen.models.base import crop_samples
     from dietgen.report.table import table
     from dietgen.train import train as run
 

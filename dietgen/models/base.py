@@ -84,6 +84,12 @@ def run_streaming(stream: nn.Module, batch: dict[str, Tensor], block: int) -> Te
     return torch.cat(outs, -1)
 
 
+def crop_samples(seconds: float | None) -> int | None:
+    """A crop in seconds (--crop, a sweep file's crop) as the training API takes it: samples, a whole number of
+    frames (at least one)."""
+    return None if seconds is None else max(1, round(seconds * SAMPLE_RATE / HOP)) * HOP
+
+
 def families() -> dict[str, type[AudioModel]]:
     from dietgen.models import architectures
     return {name: cls for name, cls in architectures().items()

@@ -2,7 +2,7 @@
 compression ratio as a PNG, and the comparison of several runs at the compressions the paper reports.
 
 A run is the RUN/trim.json document the lottery loop writes after every finished round (format
-"dietgen-trim-run", version 1)."""
+"dietgen-trim-run", version 1); a sweep folder (dietgen.trim.sweep) holds runs named by its sweep.json."""
 from __future__ import annotations
 
 import json
@@ -48,6 +48,12 @@ def load_run(path) -> dict:
     if problem:
         raise DietgenError(f"{file}: {problem}; the file is damaged, rerun dietgen trim to rewrite it")
     return doc
+
+
+def round_line(record: dict) -> str:
+    """A finished round in one line, as dietgen trim prints it."""
+    return (f"round {record['round']}: {record['parameters']:,} parameters, {record['compression']:.3g}x "
+            f"compression, test loss {record['test_loss']:.4g}, normalised {record['normalised_loss']:.3f}")
 
 
 def _missing(doc: dict) -> str | None:
