@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import os
 import shutil
 import signal
@@ -22,7 +23,7 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-from dietgen import models
+from dietgen import distributed, models
 from dietgen.control import describe_notes
 from dietgen.data.dataset import Dataset
 from dietgen.errors import DietgenError
@@ -62,6 +63,12 @@ def batch_to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, 
 
 def mean_loss(model: AudioModel, loader, device: torch.device) -> float:
     """The loss averaged over every example of ``loader`` (batches weighted by their size)."""
+    total, count = _loss_sums(model, loader, device)
+    return total / count
+
+
+def _loss_sums(model: AudioModel, loader, device: torch.device) -> tuple[float, int]:
+    """(sum of the per-example losses, examples) over ``loader``."""
     model.eval()
     total, count = 0.0, 0
     with torch.no_grad():
@@ -69,6 +76,12 @@ def mean_loss(model: AudioModel, loader, device: torch.device) -> float:
             n = batch["audio"].shape[0]
             total += float(model.loss(batch_to(batch, device))) * n
             count += n
+    return total, count
+
+
+def _shared_mean_loss(model: AudioModel, loader, device: torch.device) -> float:
+    """mean_loss over the examples of every rank's shard of the split."""
+    total, count = distributed.all_sum(list(_loss_sums(model, loader, device)), device)
     return total / count
 
 
@@ -143,21 +156,27 @@ def train(family: str, preset: str, data_dir, out_dir, *, epochs: int = 100, bat
 
     ``crop`` (samples) trains and validates on frame-aligned excerpts; ``time_limit`` (minutes) stops after the
     epoch that passes it; ``progress(batches, label)`` wraps each epoch's batches (a progress bar);
-    ``on_epoch`` receives each epoch's record."""
+    ``on_epoch`` receives each epoch's record. Under torchrun the processes train one model data-parallel
+    (``batch_size`` per process; dietgen.distributed), and only rank 0 writes, calls ``progress`` and
+    ``on_epoch``."""
     check_training_numbers(epochs=epochs, batch_size=batch_size, patience=patience)
-    torch.manual_seed(seed)
-    dataset = Dataset(data_dir)
-    model = build_for_data(family, preset, len(dataset.instruments), overrides)
-    run_dir = _prepare_run_dir(out_dir, force)
-    settings = {"family": family, "preset": preset, "data": str(data_dir),
-                "instruments": dataset.instruments, "note_samples": dataset.note_samples, "crop": crop,
-                "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
-                "patience": patience, "seed": seed, "overrides": dict(overrides or {}),
-                "parameters": sum(p.numel() for p in model.parameters()),
-                "notes": describe_notes(dataset, HOP)}     # how dietgen generate plays the model
-    return fit(model, dataset, run_dir, settings, epochs=epochs, batch_size=batch_size, lr=lr,
-               weight_decay=weight_decay, patience=patience, crop=crop, seed=seed, device=device,
-               time_limit=time_limit, progress=progress, on_epoch=on_epoch)
+    device_ = distributed.local_device(pick_device(device))
+    with distributed.session(device_):
+        torch.manual_seed(seed)
+        dataset = Dataset(data_dir)
+        model = build_for_data(family, preset, len(dataset.instruments), overrides)
+        run_dir = distributed.from_main(lambda: _prepare_run_dir(out_dir, force))
+        settings = {"family": family, "preset": preset, "data": str(data_dir),
+                    "instruments": dataset.instruments, "note_samples": dataset.note_samples, "crop": crop,
+                    "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+                    "patience": patience, "seed": seed, "overrides": dict(overrides or {}),
+                    "parameters": sum(p.numel() for p in model.parameters()),
+                    "notes": describe_notes(dataset, HOP)}     # how dietgen generate plays the model
+        if not distributed.is_main():
+            progress, on_epoch = (lambda items, label: items), (lambda record: None)
+        return fit(model, dataset, run_dir, settings, epochs=epochs, batch_size=batch_size, lr=lr,
+                   weight_decay=weight_decay, patience=patience, crop=crop, seed=seed, device=str(device_),
+                   time_limit=time_limit, progress=progress, on_epoch=on_epoch)
 
 
 def check_training_numbers(**numbers: int) -> None:
@@ -176,57 +195,83 @@ def fit(model: AudioModel, dataset: Dataset, run_dir: Path, settings: dict, *, e
     checkpoint is kept in the existing folder ``run_dir`` (with ``settings`` as its training record, beside
     train.json and loss.png) and its weights are back in ``model`` (TrainResult.model) on return.
 
-    ``after_step(model)`` runs after every optimizer step (the masking baseline re-applies its masks there)."""
-    device_ = pick_device(device)
-    model.to(device_)
-    train_loader = dataset.loader("train", batch_size, crop=crop, shuffle=True, seed=seed)
-    valid_loader = dataset.loader("valid", batch_size, crop=crop, seed=seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(1, patience // 3))
+    ``after_step(model)`` runs after every optimizer step (the masking baseline re-applies its masks there).
 
-    started = time.monotonic()
-    best = mean_loss(model, valid_loader, device_)
-    best_state = _state_copy(model)
-    history = [{"epoch": 0, "train_loss": None, "valid_loss": best, "lr": lr, "seconds": 0.0}]
-    initial, best_epoch, stopped = best, 0, "epochs"
-    save_run_checkpoint(model, run_dir, {**settings, "epoch": 0, "valid_loss": best})
-    _write_history(run_dir, settings, history, best_epoch)
-    on_epoch(history[-1])
-    for epoch in range(1, epochs + 1):
-        model.train()
-        train_loader.dataset.set_epoch(epoch)
-        total, count = 0.0, 0
-        for batch in progress(train_loader, f"epoch {epoch}/{epochs}"):
-            loss = model.loss(batch_to(batch, device_))
-            if not torch.isfinite(loss):
-                raise DietgenError(f"training diverged at epoch {epoch} (loss {float(loss)}); the best "
-                                   f"checkpoint (epoch {best_epoch}) is kept in {run_dir}; lower --lr")
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
-            optimizer.step()
-            if after_step is not None:
-                after_step(model)
-            total += float(loss.detach()) * batch["audio"].shape[0]
-            count += batch["audio"].shape[0]
-        valid = mean_loss(model, valid_loader, device_)
-        scheduler.step(valid)
-        history.append({"epoch": epoch, "train_loss": total / count, "valid_loss": valid,
-                        "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.monotonic() - started, 2)})
-        if valid < best:
-            best, best_epoch, best_state = valid, epoch, _state_copy(model)
-            save_run_checkpoint(model, run_dir, {**settings, "epoch": epoch, "valid_loss": valid})
-        _write_history(run_dir, settings, history, best_epoch)
+    Under torchrun (dietgen.distributed) every process calls fit with the same model and settings: each
+    trains on its shard of the batches, the losses are summed over all of them, only rank 0 writes to
+    ``run_dir`` and its clock decides the time limit; ``progress`` and ``on_epoch`` run on every rank."""
+    device_ = distributed.local_device(pick_device(device))
+    with distributed.session(device_):
+        model.to(device_)
+        train_loader = dataset.loader("train", batch_size, crop=crop, shuffle=True, seed=seed)
+        valid_loader = dataset.loader("valid", batch_size, crop=crop, seed=seed)
+        if distributed.active():
+            train_loader = distributed.shard(train_loader, shuffle=True, seed=seed)
+            valid_loader = distributed.shard(valid_loader, shuffle=False, seed=seed)
+        loss_of = distributed.loss_function(model, device_)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5,
+                                                               patience=max(1, patience // 3))
+
+        def checkpoint(training: dict) -> None:
+            if distributed.is_main():
+                save_run_checkpoint(model, run_dir, {**settings, **training})
+
+        def record_history() -> None:
+            if distributed.is_main():
+                _write_history(run_dir, settings, history, best_epoch)
+
+        started = time.monotonic()
+        best = _shared_mean_loss(model, valid_loader, device_)
+        best_state = _state_copy(model)
+        history = [{"epoch": 0, "train_loss": None, "valid_loss": best, "lr": lr, "seconds": 0.0}]
+        initial, best_epoch, stopped = best, 0, "epochs"
+        checkpoint({"epoch": 0, "valid_loss": best})
+        record_history()
         on_epoch(history[-1])
-        if epoch - best_epoch >= patience:
-            stopped = "early stop"
-            break
-        if time_limit is not None and time.monotonic() - started > 60 * time_limit:
-            stopped = "time limit"
-            break
-    model.load_state_dict(best_state)
-    model.eval()
-    return TrainResult(run_dir, initial, best, best_epoch, stopped, model, history)
+        for epoch in range(1, epochs + 1):
+            model.train()
+            train_loader.dataset.set_epoch(epoch)
+            if hasattr(train_loader.sampler, "set_epoch"):
+                train_loader.sampler.set_epoch(epoch)
+            total, count = 0.0, 0
+            for batch in progress(train_loader, f"epoch {epoch}/{epochs}"):
+                n = batch["audio"].shape[0]
+                loss = loss_of(batch_to(batch, device_))
+                # Summed over the ranks, so that all of them stop together on a diverged shard.
+                step_total, step_count = distributed.all_sum([float(loss.detach()) * n, n], device_)
+                if not math.isfinite(step_total):
+                    raise DietgenError(f"training diverged at epoch {epoch} (loss {step_total / step_count}); "
+                                       f"the best checkpoint (epoch {best_epoch}) is kept in {run_dir}; "
+                                       f"lower --lr")
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
+                optimizer.step()
+                if after_step is not None:
+                    after_step(model)
+                total += step_total
+                count += step_count
+            valid = _shared_mean_loss(model, valid_loader, device_)
+            scheduler.step(valid)
+            history.append({"epoch": epoch, "train_loss": total / count, "valid_loss": valid,
+                            "lr": optimizer.param_groups[0]["lr"],
+                            "seconds": round(time.monotonic() - started, 2)})
+            if valid < best:
+                best, best_epoch, best_state = valid, epoch, _state_copy(model)
+                checkpoint({"epoch": epoch, "valid_loss": valid})
+            record_history()
+            on_epoch(history[-1])
+            # Rank 0's word: the ranks' losses agree, their clocks need not.
+            reason = distributed.from_main(
+                lambda: "early stop" if epoch - best_epoch >= patience else
+                "time limit" if time_limit is not None and time.monotonic() - started > 60 * time_limit else None)
+            if reason is not None:
+                stopped = reason
+                break
+        model.load_state_dict(best_state)
+        model.eval()
+        return TrainResult(run_dir, initial, best, best_epoch, stopped, model, history)
 
 
 def _state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -41,7 +41,8 @@ def run_options(f):
     """--seed, --device and --set, shared by the commands that train."""
     f = click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
                      help="Override a preset's setting (repeatable), e.g. --set hidden=32.")(f)
-    f = click.option("--device", help="cpu, cuda or cuda:N (default: CUDA when present, else CPU).")(f)
+    f = click.option("--device", help="cpu, cuda or cuda:N (default: CUDA when present, else CPU; under torchrun, "
+                                      "cuda means each process's own GPU, cuda:LOCAL_RANK).")(f)
     f = click.option("--seed", default=0, show_default=True, type=int)(f)
     return f
 

@@ -86,6 +86,7 @@ def trim(ctx, **options):
 
 
 def _run(options: dict) -> None:
+    from dietgen import distributed
     from dietgen.models.base import crop_samples
     from dietgen.trim.lottery import TrimSettings, run_lottery
     from dietgen.trim.report import load_run, round_line, rounds_table
@@ -117,6 +118,8 @@ def _run(options: dict) -> None:
         again = "the same command without --force" if options["force"] else "the same command"
         click.echo(f"interrupted: rerun {again} to resume from round {done}", err=True)
         sys.exit(130)   # the exit status of a Ctrl-C, without dietgen.cli.main saying "interrupted" a second time
+    if not distributed.is_main():   # under torchrun the first process speaks for all
+        return
     if as_json:
         click.echo(json.dumps(doc, indent=2))
         return

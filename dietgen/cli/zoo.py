@@ -87,6 +87,7 @@ def render(out_dir, soundfont, instruments, pitches, velocities, seconds, releas
 @click.option("--force", is_flag=True, help="Replace the run folder if it exists.")
 def train(family, preset, data_dir, out_dir, epochs, batch_size, lr, patience, crop, time_limit, seed, device,
           settings, force):
+    from dietgen import distributed
     from dietgen.models.base import crop_samples
     from dietgen.report.table import table
     from dietgen.train import train as run
@@ -102,6 +103,8 @@ def train(family, preset, data_dir, out_dir, epochs, batch_size, lr, patience, c
     except KeyboardInterrupt:
         click.echo(f"interrupted: the best checkpoint so far is kept in {out_dir}", err=True)
         sys.exit(130)   # the exit status of a Ctrl-C, without dietgen.cli.main saying "interrupted" a second time
+    if not distributed.is_main():   # under torchrun the first process speaks for all
+        return
     click.echo(table(["", "validation loss"], [["untrained", result.initial_valid],
                                               [f"best (epoch {result.best_epoch})", result.best_valid]]))
     click.echo(f"stopped: {result.stopped}; checkpoint in {out_dir} (config.json + model.safetensors); "

@@ -160,7 +160,8 @@ class WaveNet(AudioModel):
         every sample runs every layer; shorten batch["audio"] for quick listening)."""
         stream = self.streaming()
         gen = torch.Generator().manual_seed(seed)
-        code = torch.full((batch["pitch"].shape[0], 1), CLASSES // 2, dtype=torch.long)
+        device = batch["pitch"].device
+        code = torch.full((batch["pitch"].shape[0], 1), CLASSES // 2, dtype=torch.long, device=device)
         out = []
         with torch.no_grad():
             state = stream.initial_state(batch)
@@ -169,7 +170,8 @@ class WaveNet(AudioModel):
                 if stream.local is not None:
                     step["local"] = stream.local[..., t:t + 1]
                 logits, state = stream(step, state)
-                code = torch.multinomial(torch.softmax(logits[:, :, 0], -1), 1, generator=gen)
+                # drawn on the CPU (gen is a CPU generator), so a seed gives the same samples on every device
+                code = torch.multinomial(torch.softmax(logits[:, :, 0], -1).cpu(), 1, generator=gen).to(device)
                 out.append(code)
         return mu_law_decode(torch.cat(out, 1))
 
@@ -256,7 +258,8 @@ class WaveNetStream(nn.Module):
         self.bias = [blk.gate.bias + blk.cond(g) for blk in m.blocks]
         self.local = m.local_features(batch, batch["audio"].shape[-1])
         b, r = batch["pitch"].shape[0], m.input.embedding_dim
-        return (torch.zeros((), dtype=torch.long), *(torch.zeros(blk.dilation, b, r) for blk in m.blocks))
+        return (torch.zeros((), dtype=torch.long, device=g.device),
+                *(torch.zeros(blk.dilation, b, r, device=g.device) for blk in m.blocks))
 
     @staticmethod
     def length(batch: dict[str, Tensor]) -> int:

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-from dietgen import models
+from dietgen import distributed, models
 from dietgen.data.dataset import Dataset
 from dietgen.errors import DietgenError
 from dietgen.models.base import AudioModel
@@ -114,39 +114,45 @@ def run_lottery(settings: TrimSettings, out_dir, *, force: bool = False, device:
     A folder holding a run with the same settings continues after its last finished round; a folder holding
     anything else is refused unless ``force``, which starts over. ``progress(batches, label)`` wraps each
     epoch's batches, ``on_epoch`` gets each epoch's record (with its "round"), ``on_round`` each finished
-    round's record."""
+    round's record.
+
+    Under torchrun every round trains data-parallel (dietgen.train.fit); rank 0 alone writes the run folder,
+    calls the callbacks, and chooses what each round removes, which the other ranks receive."""
     settings.validate()
-    dataset, device_ = Dataset(settings.data), pick_device(device)
-    # Built before the folder is touched, so an unknown family or preset leaves nothing behind.
-    torch.manual_seed(settings.seed)
-    dense = build_for_data(settings.family, settings.preset, len(dataset.instruments), settings.overrides)
-    run_dir = Path(out_dir)
-    doc = _open_run(run_dir, settings, force)
-    run = _Run(settings, run_dir, dataset, device_, doc)
-    done = len(doc["rounds"])
-    if "stopped" in doc or done >= settings.rounds:
+    dataset, device_ = Dataset(settings.data), distributed.local_device(pick_device(device))
+    with distributed.session(device_):
+        if not distributed.is_main():
+            progress, on_round, on_epoch = (lambda items, label: items), (lambda r: None), (lambda r: None)
+        # Built before the folder is touched, so an unknown family or preset leaves nothing behind.
+        torch.manual_seed(settings.seed)
+        dense = build_for_data(settings.family, settings.preset, len(dataset.instruments), settings.overrides)
+        run_dir = Path(out_dir)
+        doc = distributed.from_main(lambda: _open_run(run_dir, settings, force))
+        run = _Run(settings, run_dir, dataset, device_, doc)
+        done = len(doc["rounds"])
+        if "stopped" in doc or done >= settings.rounds:
+            return doc
+        if done:
+            run.best, run.rewind = _load_round(run, done - 1)
+        for r in range(done, settings.rounds):
+            started = time.monotonic()
+            if r == 0:
+                result = _dense_round(run, dense, progress, on_epoch)
+            else:
+                model = _next_model(run, r)
+                if model is None:
+                    doc["stopped"] = "floor reached"
+                    _write_document(run)
+                    break
+                result = _train_round(run, r, model, progress, on_epoch)
+            record = distributed.from_main(lambda: _record(run, r, result, time.monotonic() - started))
+            doc["rounds"].append(record)
+            if r == 0:
+                doc["dense"] = {"parameters": record["parameters"], "test_loss": record["test_loss"]}
+            run.best = result.model
+            _write_document(run)
+            on_round(record)
         return doc
-    if done:
-        run.best, run.rewind = _load_round(run, done - 1)
-    for r in range(done, settings.rounds):
-        started = time.monotonic()
-        if r == 0:
-            result = _dense_round(run, dense, progress, on_epoch)
-        else:
-            model = _next_model(run, r)
-            if model is None:
-                doc["stopped"] = "floor reached"
-                _write_document(run)
-                break
-            result = _train_round(run, r, model, progress, on_epoch)
-        record = _record(run, r, result, time.monotonic() - started)
-        doc["rounds"].append(record)
-        if r == 0:
-            doc["dense"] = {"parameters": record["parameters"], "test_loss": record["test_loss"]}
-        run.best = result.model
-        _write_document(run)
-        on_round(record)
-    return doc
 
 
 def _open_run(run_dir: Path, settings: TrimSettings, force: bool) -> dict:
@@ -221,17 +227,15 @@ def _next_model(run: _Run, r: int) -> AudioModel | None:
     torch.manual_seed(s.seed + r)   # what the round draws does not depend on whether the run was resumed
     if s.method == "mask":
         masks = masking.masks_of(best)
-        new_masks = masking.prune(best, masks, s.rate / 100)
+        chosen = distributed.from_main(
+            lambda: {n: m.cpu() for n, m in masking.prune(best, masks, s.rate / 100).items()})
+        new_masks = {n: m.to(run.device) for n, m in chosen.items()}
         if all(torch.equal(masks[n], new_masks[n]) for n in masks):
             return None
         model = copy.deepcopy(run.rewind)
     else:
         units = find_units(best, batch=_train_batch(run))
-        # Scored on training notes: the criteria need examples (the information ones a few hundred), and the
-        # validation split is kept for choosing each round's best checkpoint.
-        scoring = run.dataset.loader("train", s.batch_size, crop=s.crop, seed=s.seed, limit=s.score_examples)
-        scores = score_units(best, units, s.criterion, [batch_to(b, run.device) for b in scoring], seed=s.seed)
-        keep = select_units(scores, s.rate / 100, s.scope, s.floor, ties=units.ties)
+        keep = distributed.from_main(lambda: _selection(run, best, units))
         if all(k.all() for k in keep):
             return None
         run.rewind = trim_model(run.rewind, units, keep)
@@ -243,6 +247,16 @@ def _next_model(run: _Run, r: int) -> AudioModel | None:
     if s.method == "mask":
         masking.apply(model, new_masks)
     return model
+
+
+def _selection(run: _Run, best: AudioModel, units) -> list:
+    """Which units of ``best`` stay (one boolean array per group)."""
+    s = run.settings
+    # Scored on training notes: the criteria need examples (the information ones a few hundred), and the
+    # validation split is kept for choosing each round's best checkpoint.
+    scoring = run.dataset.loader("train", s.batch_size, crop=s.crop, seed=s.seed, limit=s.score_examples)
+    scores = score_units(best, units, s.criterion, [batch_to(b, run.device) for b in scoring], seed=s.seed)
+    return select_units(scores, s.rate / 100, s.scope, s.floor, ties=units.ties)
 
 
 def _train_round(run: _Run, r: int, model: AudioModel, progress, on_epoch):
@@ -302,21 +316,28 @@ def _name(r: int) -> str:
 
 
 def _save(model: AudioModel, folder: Path, training: dict) -> None:
+    if not distributed.is_main():
+        return
     folder.mkdir(exist_ok=True)   # a checkpoint folder, not folder.json beside folder.safetensors
     save_run_checkpoint(model, folder, training)
 
 
 def _publish(run_dir: Path, name: str, write: Callable[[Path], None]) -> None:
-    """``write`` fills RUN/name.partial/, which then replaces RUN/name/."""
+    """``write`` fills RUN/name.partial/, which then replaces RUN/name/. Under torchrun every rank runs
+    ``write`` (it trains), rank 0 alone touches the folders."""
     stage = run_dir / f"{name}{PARTIAL}"
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir()
+    if distributed.is_main():
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir()
     write(stage)
-    shutil.rmtree(run_dir / name, ignore_errors=True)
-    os.replace(stage, run_dir / name)
+    if distributed.is_main():
+        shutil.rmtree(run_dir / name, ignore_errors=True)
+        os.replace(stage, run_dir / name)
 
 
 def _write_document(run: _Run) -> None:
+    if not distributed.is_main():
+        return
     text = json.dumps(run.doc, indent=2) + "\n"
     _replace_atomically(lambda tmp: (tmp / DOCUMENT).write_text(text), [DOCUMENT], run.run_dir)
     write_report(run.run_dir, run.doc)

@@ -20,11 +20,12 @@ def masked_model(model: nn.Module, units: Units, keep: list[np.ndarray]) -> nn.M
     with torch.no_grad():
         for name, dims in positions.items():
             for dim, kept in dims.items():
-                state[name].index_fill_(dim, torch.from_numpy(np.flatnonzero(~kept)), 0.0)
+                removed = torch.from_numpy(np.flatnonzero(~kept)).to(state[name].device)
+                state[name].index_fill_(dim, removed, 0.0)
     for name, module in masked.named_modules():
         key = f"{name}.weight" if name else "weight"
         if isinstance(module, nn.LayerNorm) and key in positions:
-            kept = torch.from_numpy(np.flatnonzero(positions[key][0]))
+            kept = torch.from_numpy(np.flatnonzero(positions[key][0])).to(module.weight.device)
             module.register_forward_hook(_normalise_kept(kept))
     return masked
 

@@ -62,7 +62,7 @@ def resize_to(model: nn.Module, shapes: dict[str, tuple[int, ...]]) -> None:
         if kind_of(module) is None or len(shape) != state[name].ndim:
             raise DietgenError(f"{name}: shape {list(shape)} where the architecture has "
                                f"{list(state[name].shape)}, and {type(module).__name__} cannot be trimmed")
-        _replace(module, local, torch.zeros(shape, dtype=state[name].dtype))
+        _replace(module, local, torch.zeros(shape, dtype=state[name].dtype, device=state[name].device))
         changed[id(module)] = module
     for module in changed.values():
         kind_of(module).resync(module)

@@ -50,11 +50,21 @@ class Units:
         return {name: {d: ~np.isin(roots, removed) for d, roots in dims.items()} for name, dims in self.dims.items()}
 
 
+def device_of(model: nn.Module) -> torch.device:
+    """Where ``model``'s parameters (else buffers) are: the device every tensor built for it must be on."""
+    tensor = next(model.parameters(), None)
+    if tensor is None:
+        tensor = next(model.buffers(), None)
+    return torch.device("cpu") if tensor is None else tensor.device
+
+
 def example_inputs(model: nn.Module) -> tuple[nn.Module, tuple]:
-    """The deployable form of a dietgen.models family and random inputs of its export shapes."""
+    """The deployable form of a dietgen.models family and random inputs of its export shapes, on its device
+    (drawn on the CPU, so the values do not depend on the device)."""
     module, shapes = model.export_module()
     generator = torch.Generator().manual_seed(0)
-    return module, tuple(torch.rand(shape, generator=generator) for shape in shapes.values())
+    device = device_of(model)
+    return module, tuple(torch.rand(shape, generator=generator).to(device) for shape in shapes.values())
 
 
 def find_units(model: nn.Module, *, inputs: tuple | None = None, batch: dict | None = None) -> Units:
