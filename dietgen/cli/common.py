@@ -40,7 +40,8 @@ def parse_overrides(values: tuple[str, ...]) -> dict:
 def run_options(f):
     """--seed, --device and --set, shared by the commands that train."""
     f = click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
-                     help="Override a preset's setting (repeatable), e.g. --set hidden=32.")(f)
+                     help="Override a preset's setting, or give a user model's factory an argument "
+                          "(repeatable), e.g. --set hidden=32.")(f)
     f = click.option("--device", help="cpu, cuda or cuda:N (default: CUDA when present, else CPU; under torchrun, "
                                       "cuda means each process's own GPU, cuda:LOCAL_RANK).")(f)
     f = click.option("--seed", default=0, show_default=True, type=int)(f)

@@ -20,7 +20,8 @@ REQUIRED = (("family", "--model"), ("preset", "--preset"), ("data_dir", "--data"
 def _check_run_options(options: dict) -> None:
     """What only the command line can get wrong; TrimSettings.validate checks the settings themselves. Checked
     here rather than by click so every mistake is one line."""
-    missing = [flag for name, flag in REQUIRED if options[name] is None]
+    missing = [flag for name, flag in REQUIRED if options[name] is None
+               and not (name == "preset" and ":" in (options["family"] or ""))]   # a user's factory has none
     if missing:
         raise DietgenUsageError(f"dietgen trim: missing {', '.join(missing)}; e.g. dietgen trim --model ddsp "
                                 f"--preset tiny --data DIR -o RUN (or compare runs: dietgen trim report RUN...)")
@@ -36,8 +37,11 @@ def _check_run_options(options: dict) -> None:
                 "retrain. Each round's checkpoint, trim.json, report.md and report.png go to the run folder; "
                 "rerun the same command to resume an interrupted run. `dietgen trim report RUN...` compares "
                 "runs; `dietgen trim sweep SWEEP.toml` runs a grid of them on Ray.")
-@click.option("--model", "family", help="Model family: wavenet, sing or ddsp.")
-@click.option("--preset", help="Size preset of the family (e.g. tiny, small, paper).")
+@click.option("--model", "family",
+              help="Model family: wavenet, sing or ddsp; or package.module:factory, a model of your own with "
+                   "loss(batch) and input_shapes() methods (see examples/user_model), its factory's arguments "
+                   "given with --set.")
+@click.option("--preset", help="Size preset of the family (e.g. tiny, small, paper); none for a model of your own.")
 @click.option("--data", "data_dir", type=click.Path(), help="Dataset folder.")
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), help="Run folder.")
 @click.option("--criterion", metavar="NAME",

@@ -71,7 +71,8 @@ def _import(module_name: str):
         sys.path.remove(here)
 
 
-def _factory(spec: str):
+def _resolve(spec: str):
+    """The object ``package.module:name`` names, imported as ``python -m`` would find it."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise DietgenUsageError(f"{spec}: expected package.module:factory, e.g. mymodel:make")
@@ -83,19 +84,81 @@ def _factory(spec: str):
     except Exception as exc:  # the user's own module failed while it was imported
         raise DietgenError(f"{spec}: importing {module_name} raised {type(exc).__name__}: {exc}")
     try:
-        obj = getattr(module, attr)
+        return getattr(module, attr)
     except AttributeError:
         raise DietgenError(f"{spec}: cannot import {attr!r}, module {module_name} has no such name; expected "
                            f"package.module:factory")
+
+
+def _factory(spec: str):
+    obj = _resolve(spec)
     import torch
     if isinstance(obj, torch.nn.Module):
         return obj
-    if not callable(obj):
-        raise DietgenError(f"{spec}: is a {type(obj).__name__}; name a torch.nn.Module, its class or a factory")
+    return call_factory(spec, {})[0]
+
+
+def call_factory(spec: str, kwargs: dict[str, Any], optional: dict[str, Any] | None = None):
+    """(a fresh torch.nn.Module, the keyword arguments it was built with) from the factory (a function or a
+    Module class) ``spec`` names, called with ``kwargs`` and those of ``optional`` its signature takes; every
+    failure is one line."""
+    import inspect
+
+    import torch
+    obj = _resolve(spec)
+    if isinstance(obj, torch.nn.Module) or not callable(obj):
+        raise DietgenError(f"{spec}: is a {type(obj).__name__}; name a function or torch.nn.Module class that "
+                           f"builds the model")
     try:
-        return obj()  # a Module class or a factory function, called without arguments
-    except TypeError as exc:
-        raise DietgenError(f"{spec}: cannot be called without arguments ({exc}); wrap it in a factory function")
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):    # a builtin without a signature: called as given
+        signature = None
+    parameters = signature.parameters if signature is not None else {}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    kwargs = {**{k: v for k, v in (optional or {}).items() if takes_any or k in parameters}, **kwargs}
+    if signature is not None:
+        try:
+            signature.bind(**kwargs)
+        except TypeError as exc:
+            given = f"with {', '.join(f'{k}={v!r}' for k, v in kwargs.items())}" if kwargs else "without arguments"
+            raise DietgenError(f"{spec}: cannot be called {given} ({exc}); wrap it in a factory function")
+    try:
+        module = obj(**kwargs)
+    except Exception as exc:   # the user's code: its failure is reported, not a dietgen traceback
+        raise DietgenError(f"{spec}: the factory raised {type(exc).__name__}: {exc}")
+    if not isinstance(module, torch.nn.Module):
+        raise DietgenError(f"{spec}: the factory returned {type(module).__name__}, not a torch.nn.Module")
+    return module, kwargs
+
+
+def check_own_code(spec: str) -> None:
+    """Refuse a factory that a file (a checkpoint) names unless it is the user's own code: a module found in the
+    current folder or on PYTHONPATH, never the standard library, an installed package or dietgen itself, whose
+    functions a crafted checkpoint could otherwise call with arguments of its choosing. Checked before anything
+    is imported (finding a top-level module runs none of its code)."""
+    import importlib.util
+    import site
+    import sysconfig
+    top = spec.partition(":")[0].partition(".")[0]
+    here = os.getcwd()
+    sys.path.insert(0, here)
+    try:
+        found = importlib.util.find_spec(top) if top else None
+    except (ImportError, ValueError):
+        found = None
+    finally:
+        sys.path.remove(here)
+    if found is None:
+        raise DietgenError(f"{spec}: cannot import {top or spec}; run from the folder that holds it or add that "
+                           f"folder to PYTHONPATH")
+    places = [Path(p) for p in (found.submodule_search_locations or [])] or [Path(found.origin or "")]
+    libraries = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    libraries |= {*site.getsitepackages(), site.getusersitepackages(), str(Path(__file__).parents[1])}
+    roots = [Path(p).resolve() for p in libraries]
+    if found.origin in ("built-in", "frozen") or any(
+            place.resolve() == root or root in place.resolve().parents for place in places for root in roots):
+        raise DietgenError(f"{spec}: a checkpoint may only name a factory of your own (in the current folder or "
+                           f"on PYTHONPATH), not of an installed package or the standard library")
 
 
 def load_torch(model: Any, shapes: Shapes | None = None) -> tuple[Any, Shapes, str, str, dict] | None:

@@ -2,8 +2,9 @@
 
 A checkpoint is a safetensors weights file plus a JSON config naming a registered architecture and the keyword
 arguments that rebuild it; a trimmed model's config says "trimmed": true, and its layers then take their
-(smaller) widths from the weights file's shapes. Nothing is unpickled and no code named by the file is imported: only architectures registered here
-can be built.
+(smaller) widths from the weights file's shapes. Nothing is unpickled, and only architectures registered here
+can be built; the one that imports code the file names, a user's model rebuilt by its factory
+(dietgen.models.factory), accepts only the user's own code (dietgen.frontend.sources.check_own_code).
 """
 from __future__ import annotations
 

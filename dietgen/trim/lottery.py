@@ -9,7 +9,27 @@ continues from it. A masked round needs none, its masks being the zero weights o
 
 A round is trained in round-NN.partial/ and renamed when finished, and trim.json is replaced atomically after
 the rename, so an interrupted round leaves no trace in trim.json and is redone on resume; Ctrl-C never leaves
-trim.json half written."""
+trim.json half written.
+
+A model of the user's own goes through the same loop when ``family`` names its factory as
+``package.module:factory`` (found in the current folder or on PYTHONPATH; it has no preset). The factory is a
+function or a torch.nn.Module class; its keyword arguments come from the overrides (``--set NAME=VALUE``), and
+``num_instruments`` (the data's instrument count) too when it takes that argument. The module it returns has
+
+- ``loss(batch) -> Tensor``: the scalar training loss of a batch of the data folder's notes, the dict every
+  dietgen.models family gets (dietgen.data.dataset): "audio" (B, N) in [-1, 1]; "pitch", "velocity",
+  "instrument" (B,) integers; "f0" and "loudness" (B, N // 160) at 100 frames per second;
+- ``input_shapes() -> {name: shape}``: the static shapes of ``forward``'s float inputs, in order. ``forward`` is
+  what dietgen export compiles to C; tracing draws random inputs of these shapes to find the units, and the
+  MACs per second of audio in trim.json take the last dimension of forward's output as audio samples at
+  ``sample_rate`` (an attribute, default 16000);
+- optionally ``trim_dependencies()`` (dietgen.trim.units): couplings or locks the trace cannot see.
+
+Its checkpoints (round-NN/, rewind/) name the factory and its arguments, and their weights hold the trimmed
+widths, so the factory's fresh model is resized to them (dietgen.trim.surgery.resize_to) before the weights
+load: resuming and dietgen export of a round rebuild it without unpickling. Loading imports and calls the
+factory, so unless the user named it to this process (the run's own --model), a checkpoint may only name code of
+the user's own, found in the current folder or on PYTHONPATH (dietgen.frontend.sources.check_own_code)."""
 from __future__ import annotations
 
 import copy
@@ -23,11 +43,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import torch
+from torch import nn
 
 from dietgen import distributed, models
 from dietgen.data.dataset import Dataset
 from dietgen.errors import DietgenError
+from dietgen.frontend.sources import call_factory
 from dietgen.models.base import AudioModel
+from dietgen.models.factory import FactoryModel, trust
 from dietgen.train import (_replace_atomically, _state_copy, batch_to, build_for_data, check_training_numbers, fit,
                            mean_loss, pick_device, save_run_checkpoint)
 from dietgen.trim import masking, measure
@@ -47,8 +70,8 @@ ROUND = re.compile(r"round-(\d+)")
 @dataclass(frozen=True)
 class TrimSettings:
     """Everything that decides a run's result; a run folder resumes only with the settings it was made with."""
-    family: str
-    preset: str
+    family: str                     # a dietgen.models family, or package.module:factory for the user's own model
+    preset: str | None              # the family's size; None for a user's model
     data: str
     criterion: str = "information"
     scope: str = "global"
@@ -74,6 +97,12 @@ class TrimSettings:
         return json.loads(json.dumps({**asdict(self), "data": str(self.data)}))
 
     def validate(self) -> None:
+        if is_factory(self.family) and self.preset is not None:
+            raise DietgenError(f"{self.family}: a model of your own has no preset ({self.preset!r}); give its "
+                               f"factory's arguments as overrides (--set NAME=VALUE)")
+        if not is_factory(self.family) and not self.preset:
+            raise DietgenError(f"family {self.family}: give its preset (e.g. tiny, small), or name a model of your "
+                               f"own as package.module:factory")
         for name, value, valid in (("criterion", self.criterion, CRITERIA), ("scope", self.scope, SCOPES),
                                    ("method", self.method, METHODS), ("reset", self.reset, RESETS)):
             if value not in valid:
@@ -91,6 +120,65 @@ class TrimSettings:
                                f"weights) to epochs ({self.epochs})")
         if self.time_limit is not None and self.time_limit <= 0:
             raise DietgenError(f"time limit {self.time_limit}: give a positive number of minutes per round")
+
+
+def is_factory(family: str) -> bool:
+    """Whether a run's ``family`` names a user's factory (package.module:factory) rather than a zoo family."""
+    return ":" in family
+
+
+def build_model(settings: TrimSettings, dataset: Dataset) -> AudioModel:
+    """The dense model of a run: a zoo family at its preset, or the user's factory (see the module docstring),
+    whose interface is checked on one training batch (the random state is left as it was)."""
+    if not is_factory(settings.family):
+        return build_for_data(settings.family, settings.preset, len(dataset.instruments), settings.overrides)
+    spec = settings.family
+    trust(spec)
+    net, kwargs = call_factory(spec, settings.overrides, {"num_instruments": len(dataset.instruments)})
+    batch = next(iter(dataset.loader("train", settings.batch_size, crop=settings.crop, seed=settings.seed)))
+    with torch.random.fork_rng(devices=[]):
+        _check_interface(spec, net, batch)
+    return FactoryModel(spec, kwargs, net)
+
+
+def _check_interface(spec: str, net: nn.Module, batch: dict[str, torch.Tensor]) -> None:
+    what = f"{spec}: the model ({type(net).__name__})"
+    for method, role in (("loss", "loss(batch) -> scalar tensor, the training loss of a batch of notes"),
+                         ("input_shapes", "input_shapes() -> {name: shape}, the inputs of forward")):
+        if not callable(getattr(net, method, None)):
+            raise DietgenError(f"{what} has no {method} method; dietgen trim needs {role} (see "
+                               f"dietgen.trim.lottery)")
+    shapes = _call(what, "input_shapes()", net.input_shapes)
+    if not (isinstance(shapes, dict) and shapes and all(
+            isinstance(name, str) and isinstance(shape, (tuple, list)) and shape
+            and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
+            for name, shape in shapes.items())):
+        raise DietgenError(f"{what}: input_shapes() returned {shapes!r}; give a dict of input names to shapes of "
+                           f"positive integers, e.g. {{\"x\": (1, 2, 100)}}")
+    generator = torch.Generator().manual_seed(0)
+    inputs = tuple(torch.rand(tuple(shape), generator=generator) for shape in shapes.values())
+    was_training = net.training
+    net.eval()   # the probe must not move normalisation statistics
+    try:
+        with torch.no_grad():
+            _call(what, "forward on inputs of input_shapes()", lambda: net(*inputs))
+        loss = _call(what, f"loss(batch) (batch keys: {', '.join(batch)})", lambda: net.loss(batch))
+    finally:
+        net.train(was_training)
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1 or not loss.is_floating_point():
+        got = (f"a tensor of shape {list(loss.shape)} and type {loss.dtype}" if isinstance(loss, torch.Tensor)
+               else f"a {type(loss).__name__}")
+        raise DietgenError(f"{what}: loss(batch) returned {got}; return the scalar loss as a float tensor")
+    if not loss.requires_grad:
+        raise DietgenError(f"{what}: loss(batch) does not depend on the model's parameters; return the loss "
+                           f"computed from its output, with gradients")
+
+
+def _call(what: str, call: str, function: Callable[[], Any]) -> Any:
+    try:
+        return function()
+    except Exception as exc:   # the user's code: one line, not a traceback inside dietgen
+        raise DietgenError(f"{what}: {call} raised {type(exc).__name__}: {exc}") from None
 
 
 @dataclass
@@ -125,7 +213,7 @@ def run_lottery(settings: TrimSettings, out_dir, *, force: bool = False, device:
             progress, on_round, on_epoch = (lambda items, label: items), (lambda r: None), (lambda r: None)
         # Built before the folder is touched, so an unknown family or preset leaves nothing behind.
         torch.manual_seed(settings.seed)
-        dense = build_for_data(settings.family, settings.preset, len(dataset.instruments), settings.overrides)
+        dense = build_model(settings, dataset)
         run_dir = Path(out_dir)
         doc = distributed.from_main(lambda: _open_run(run_dir, settings, force))
         run = _Run(settings, run_dir, dataset, device_, doc)

@@ -50,6 +50,11 @@ def load_run(path) -> dict:
     return doc
 
 
+def _model_label(s: dict) -> str:
+    """The family and preset, or a user model's factory alone (it has no preset)."""
+    return " ".join(str(x) for x in (s["family"], s["preset"]) if x)
+
+
 def round_line(record: dict) -> str:
     """A finished round in one line, as dietgen trim prints it."""
     return (f"round {record['round']}: {record['parameters']:,} parameters, {record['compression']:.3g}x "
@@ -75,7 +80,7 @@ def _missing(doc: dict) -> str | None:
 def _label_parts(doc: dict) -> list[str]:
     s = doc["settings"]
     reset = f"rewind {s['rewind']}" if s["reset"] == "rewind" else s["reset"]
-    return [f"{s['family']} {s['preset']}", s["criterion"], s["scope"], s["method"], reset, f"{s['rate']:g}%",
+    return [_model_label(s), s["criterion"], s["scope"], s["method"], reset, f"{s['rate']:g}%",
             f"seed {s['seed']}"]
 
 
@@ -123,7 +128,7 @@ def _title(doc: dict) -> str:
     reset = (f"survivors rewound to epoch {s['rewind']}" if s["reset"] == "rewind"
              else "survivors re-initialised")
     method = "trimming" if s["method"] == "trim" else "masking"
-    return (f"# {s['family']} {s['preset']}: structured lottery {method}, {s['criterion']} criterion, "
+    return (f"# {_model_label(s)}: structured lottery {method}, {s['criterion']} criterion, "
             f"{s['scope']} selection, {s['rate']:g} % of the units per round, {reset}")
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dietgen.errors import DietgenError
-from dietgen.trim.lottery import TrimSettings
+from dietgen.trim.lottery import TrimSettings, build_model, is_factory
 from dietgen.trim.report import DOCUMENT, load_run, round_line
 
 if sys.version_info >= (3, 11):
@@ -175,9 +175,13 @@ def load_sweep(path) -> Sweep:
     jobs, names = [], set()
     for raw, run_seeds in configurations:
         values = {k: _checked(where, k, v, kinds[k]) for k, v in raw.items()}
-        missing = [k for k in ("family", "preset", "data") if k not in values]
+        # A model of the user's own (family = "package.module:factory") has no preset.
+        missing = [k for k in ("family", "preset", "data") if k not in values
+                   and not (k == "preset" and is_factory(values.get("family", "")))]
         if missing:
-            raise DietgenError(f"{where}: no {', '.join(missing)}; every run needs family, preset and data")
+            raise DietgenError(f"{where}: no {', '.join(missing)}; every run needs family, preset (for a dietgen "
+                               f"family) and data")
+        values.setdefault("preset", None)
         if "crop" in values:
             if not values["crop"] > 0:
                 raise DietgenError(f"{where}: crop = {raw['crop']!r}: give a positive number of seconds")
@@ -203,22 +207,21 @@ def load_sweep(path) -> Sweep:
 
 
 def _check_models(sweep: Sweep) -> None:
-    """Every family, preset, override set and data folder of the sweep builds, so a typo fails now rather than
-    in every job."""
+    """Every family or factory, preset, override set and data folder of the sweep builds (a factory's model is
+    also checked against the interface on one batch), so a typo fails now rather than in every job."""
     from dietgen.data.dataset import Dataset
-    from dietgen.train import build_for_data
-    instruments = {}
+    datasets = {}
     for job in sweep.jobs:
         s = job.settings
-        if s.data not in instruments:
-            instruments[s.data] = len(Dataset(s.data).instruments)
+        if s.data not in datasets:
+            datasets[s.data] = Dataset(s.data)
     built = set()
     for job in sweep.jobs:
         s = job.settings
-        key = (s.family, s.preset, json.dumps(s.overrides, sort_keys=True), instruments[s.data])
+        key = (s.family, s.preset, json.dumps(s.overrides, sort_keys=True), s.data)
         if key not in built:
             try:
-                build_for_data(s.family, s.preset, instruments[s.data], s.overrides)
+                build_model(s, datasets[s.data])
             except DietgenError as exc:
                 raise DietgenError(f"run {job.name}: {exc.message}")
             built.add(key)
