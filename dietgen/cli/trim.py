@@ -146,7 +146,7 @@ def _run(options: dict) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def report(runs, png, as_json):
     from dietgen.report.plots import compression_png
-    from dietgen.train import _replace_atomically
+    from dietgen.output import write_bytes_atomic
     from dietgen.trim.report import compare, compare_table, load_run, rounds_table, seed_groups
     from dietgen.trim.sweep import run_folders
     target = Path(png)
@@ -164,10 +164,7 @@ def report(runs, png, as_json):
     docs = [load_run(name) for name in names]
     rows, groups = compare(docs, names=names), seed_groups(docs)
     figure = compression_png([(row["label"], [docs[i] for i in group]) for row, group in zip(rows, groups)])
-    try:
-        _replace_atomically(lambda tmp: (tmp / target.name).write_bytes(figure), [target.name], target.parent)
-    except OSError as exc:
-        raise DietgenError(f"-o {png}: cannot write there ({exc.strerror}); choose a writable place")
+    write_bytes_atomic(target, figure)
     if as_json:
         click.echo(json.dumps({
             "plot": str(target),

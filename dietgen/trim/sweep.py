@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dietgen.errors import DietgenError
+from dietgen.output import write_bytes_atomic
 from dietgen.trim.lottery import TrimSettings, build_model, is_factory
 from dietgen.trim.report import DOCUMENT, load_run, round_line
 
@@ -228,8 +229,7 @@ def _check_models(sweep: Sweep) -> None:
 
 
 def _write_json(folder: Path, name: str, doc: dict) -> None:
-    from dietgen.train import _replace_atomically
-    _replace_atomically(lambda tmp: (tmp / name).write_text(json.dumps(doc, indent=2) + "\n"), [name], folder)
+    write_bytes_atomic(folder / name, (json.dumps(doc, indent=2) + "\n").encode())
 
 
 def load_plan(sweep_dir) -> dict:
