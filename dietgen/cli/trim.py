@@ -229,6 +229,33 @@ def sweep(sweep_file, sweep_dir, address, max_parallel):
         sys.exit(1)
 
 
+@trim.command(help="Regenerate a results document's tables and plots from the trim runs committed beside it "
+                   "(DOC/runs/: a sweep's sweep.json and one RUN/trim.json per finished run). With SWEEP_DIR "
+                   "(made by dietgen trim sweep), first replace DOC/runs by that sweep's finished runs. Each "
+                   "table between <!-- results: KEY --> and <!-- /results --> is rewritten from the runs named "
+                   "KEY-*, and their plot written to DOC/KEY.png; the prose is left as it is.")
+@click.argument("sweep_dir", required=False, type=click.Path(file_okay=False))
+@click.option("--doc", default="docs/results.md", show_default=True, type=click.Path(dir_okay=False),
+              help="The markdown document whose marked tables are regenerated.")
+@click.option("--check", is_flag=True,
+              help="Change nothing; fail if the document's tables differ from those of its committed runs.")
+def results(sweep_dir, doc, check):
+    from dietgen.trim.results import check_doc, runs_folder, update_doc
+    if check:
+        if sweep_dir is not None:
+            raise DietgenUsageError(f"--check compares {doc} with its committed runs; give no SWEEP_DIR with it")
+        check_doc(doc)
+        click.echo(f"{doc}: its tables are those of the runs in {runs_folder(doc)}")
+        return
+    done = update_doc(doc, sweep_dir)
+    if sweep_dir is not None:
+        click.echo(f"copied {len(done.copied)} finished runs of {sweep_dir} into {runs_folder(doc)}" +
+                   (f"; left out {len(done.unfinished)} unfinished: {', '.join(done.unfinished)}"
+                    if done.unfinished else ""))
+    click.echo(f"{doc}: tables {', '.join(done.tables)} regenerated from {runs_folder(doc)}; plots "
+               f"{', '.join(str(p) for p in done.plots)}")
+
+
 @trim.command(help="The trimmable units tracing finds in MODEL (a dietgen checkpoint, or package.module:factory "
                    "with --shape): one group per layer, or per set of layers writing one channel space, with "
                    "the layers that write it. Channels of the model's interface, and any the trace cannot "

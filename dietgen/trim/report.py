@@ -117,8 +117,11 @@ def rounds_table(doc: dict) -> str:
     return table(HEADERS, _round_rows(doc), set(range(len(HEADERS))))
 
 
-def _markdown_table(headers: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---:|" * len(headers)]
+def _markdown_table(headers: list[str], rows: list[list[str]], right: set[int] | None = None) -> str:
+    """A GitHub markdown table; columns in ``right`` (default: all) aligned right."""
+    right = set(range(len(headers))) if right is None else right
+    lines = ["| " + " | ".join(headers) + " |",
+             "|" + "".join("---:|" if i in right else "---|" for i in range(len(headers)))]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -190,8 +193,9 @@ def _spread(values: list[float | None]) -> tuple[float | None, float | None, flo
 def compare(docs: list[dict], names: list[str] | None = None) -> list[dict]:
     """Per configuration (runs differing only by seed are one, see seed_groups): its label (what differs from
     the others; alike runs are told apart by their ``names``, the folders they came from), the number of seeds,
-    the largest compression reached with the normalised test loss there, and the normalised loss at 5x, 10x and
-    20x (None when a run did not reach it): means, with min and max over the seeds."""
+    the largest compression reached with the normalised test loss and the MACs per second of audio there (and
+    the dense model's MACs), and the normalised loss at 5x, 10x and 20x (None when a run did not reach it):
+    means, with min and max over the seeds."""
     groups = seed_groups(docs)
     heads = [docs[g[0]] for g in groups]
     labels = [run_label(doc, heads) for doc in heads]
@@ -203,17 +207,20 @@ def compare(docs: list[dict], names: list[str] | None = None) -> list[dict]:
         lasts = [max(rounds, key=lambda r: r["compression"]) if rounds else None for rounds in runs]
         compression = _spread([None if last is None else last["compression"] for last in lasts])
         at_largest = _spread([None if last is None else last["normalised_loss"] for last in lasts])
+        macs = _spread([None if last is None else last["macs_per_second"] for last in lasts])
+        dense_macs = _spread([rounds[0]["macs_per_second"] if rounds else None for rounds in runs])
         at = {f"{c}x": _spread([_interpolated(rounds, c) for rounds in runs]) for c in COMPARE_AT}
         out.append({"label": label, "seeds": len(group), "finished_rounds": min(len(r) for r in runs),
                     "largest_compression": compression[0], "loss_at_largest": at_largest[0],
+                    "macs_at_largest": macs[0], "dense_macs": dense_macs[0],
                     "loss_at": {k: v[0] for k, v in at.items()},
                     "loss_range_at": {k: None if v[0] is None else [v[1], v[2]] for k, v in at.items()}})
     return out
 
 
-def compare_table(rows: list[dict]) -> str:
-    """``compare``'s rows for a terminal: means over seeds with (min-max); '-' where a run did not reach a
-    compression."""
+def compare_table(rows: list[dict], markdown: bool = False) -> str:
+    """``compare``'s rows for a terminal, or as a markdown table (docs/results.md): means over seeds with
+    (min-max); '-' where a run did not reach a compression."""
     from dietgen.report.table import table
 
     def cell(value, text):
@@ -225,8 +232,15 @@ def compare_table(rows: list[dict]) -> str:
             return cell(value, "{:.3f}")
         return f"{value:.3f} ({spread[0]:.3f}-{spread[1]:.3f})"
 
-    headers = ["run", "seeds", "rounds", "largest compression", "normalised loss there"] + [
-        f"at {c}x ({100 - 100 // c} % removed)" for c in COMPARE_AT]
+    def macs(row):
+        if row["macs_at_largest"] is None:
+            return "-"
+        # Masking keeps the dense count (its zeros are still multiplied): the dense figure shows it.
+        return f"{_macs(round(row['macs_at_largest']))} (dense {_macs(round(row['dense_macs']))})"
+
+    headers = ["configuration", "seeds", "rounds", "largest compression", "normalised loss there"] + [
+        f"at {c}x ({100 - 100 // c} % removed)" for c in COMPARE_AT] + ["MACs per second there"]
     body = [[r["label"], str(r["seeds"]), str(r["finished_rounds"]), cell(r["largest_compression"], "{:.3g}x"),
-             cell(r["loss_at_largest"], "{:.3f}")] + [at(r, c) for c in COMPARE_AT] for r in rows]
-    return table(headers, body, set(range(1, len(headers))))
+             cell(r["loss_at_largest"], "{:.3f}")] + [at(r, c) for c in COMPARE_AT] + [macs(r)] for r in rows]
+    right = set(range(1, len(headers)))
+    return _markdown_table(headers, body, right) if markdown else table(headers, body, right)
