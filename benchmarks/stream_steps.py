@@ -123,6 +123,7 @@ CASES = [
     Case("conv16", "10x causal Conv1d(16->16, k3, d=1..512) + tanh", DilatedConvStack, (1, 16, 256), 2,
          (4728, 5178)),
 ]
+CASES_BY_NAME = {case.name: case for case in CASES}
 
 
 # -- the C driver --------------------------------------------------------------------------------------------------

@@ -79,6 +79,17 @@ def calibration_models() -> list[tuple[str, Callable, dict, Any]]:
         def forward(self, z):
             return torch.tanh(self.head(self.up(z).transpose(1, 2)))
 
+    class Upsampler(nn.Module):
+        """A wide transposed convolution, channels in as many out (a sample-level decoder's upsampling)."""
+
+        def __init__(self, c, s):
+            super().__init__()
+            self.up = nn.ConvTranspose1d(c, c, 4 * s, stride=s, padding=(3 * s) // 2)
+            self.out = nn.Conv1d(c, 1, 1)
+
+        def forward(self, z):
+            return self.out(torch.tanh(self.up(z)))
+
     class Embedded(nn.Module):
         """Learned per-frame embeddings (Gather, Expand, Concat) into an LSTM, upsampled by a wide-stride
         transposed convolution and smoothed: the shapes of a sample-level decoder."""
@@ -173,10 +184,16 @@ def calibration_models() -> list[tuple[str, Callable, dict, Any]]:
             ("gated-4-step1", lambda: Gated(4, 1), {"x": (1, 1, 16)}, StreamSpec(1)),
             ("gated-10-step1", lambda: Gated(10, 8), {"x": (1, 1, 32)}, StreamSpec(1)),
             ("gated-16-step8", lambda: Gated(16, 4), {"x": (1, 1, 32)}, StreamSpec(8)),
+            # one-sample steps of wider stacks, as WaveNet runs: 1x1 convolutions on one frame take no gather
+            ("gated-16-step1", lambda: Gated(16, 2), {"x": (1, 1, 16)}, StreamSpec(1)),
+            ("gated-24-step1", lambda: Gated(24, 4), {"x": (1, 1, 16)}, StreamSpec(1)),
             ("recurrent-8-step1", lambda: Recurrent(3, 8), {"x": (1, 12, 3)}, StreamSpec(1)),
             ("recurrent-12-step4", lambda: Recurrent(4, 12), {"x": (1, 8, 4)}, StreamSpec(4)),
             ("decoder-4-step1", lambda: Decoder(4, 4), {"z": (1, 4, 8)}, StreamSpec(1)),
             ("decoder-8-step2", lambda: Decoder(8, 4), {"z": (1, 8, 8)}, StreamSpec(2)),
+            ("upsample-24", lambda: Upsampler(24, 4), {"z": (1, 24, 8)}, offline),
+            ("upsample-8-step1", lambda: Upsampler(8, 4), {"z": (1, 8, 8)}, StreamSpec(1)),
+            ("upsample-16-step2", lambda: Upsampler(16, 8), {"z": (1, 16, 8)}, StreamSpec(2)),
             ("centred-4-step1", lambda: Centred(4), {"x": (1, 1, 16)}, StreamSpec(1)),
             ("centred-12-step4", lambda: Centred(12), {"x": (1, 1, 16)}, StreamSpec(4)),
             # frames of the hops synthesizers step by (DDSP: 160 samples), their reverbs streamed by partitioned

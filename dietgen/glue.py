@@ -144,7 +144,8 @@ def glue_values(board: Board, role: str) -> dict[str, Any]:
         raise DietgenError(f"role {role!r}: expected one of {', '.join(ROLES)}")
     family = family_of(board)
     if family == "linux":
-        return {"family": family, "glue": {"template": None, "build_flags": [], "lib_deps": [],
+        # -O3: GCC vectorises the activation loops (the branch-free math of common.h) for NEON only at -O3
+        return {"family": family, "glue": {"template": None, "build_flags": ["-O3"], "lib_deps": [],
                                            "runtime": [], "audio_out": None, "audio_in": None, "midi_in": None},
                 "hw_chunk": "1", "hw_chunk_text": "none: the program writes each block as soon as it is computed, "
                                                   "paced by aplay's buffer or the file"}

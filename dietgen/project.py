@@ -8,13 +8,12 @@ from __future__ import annotations
 from dietgen.version import __version__
 from dietgen.boards import Board
 from dietgen.budget import BudgetReport, sample_rate_of
-from dietgen.codegen.render import _env, comment_safe, render
+from dietgen.codegen.render import _env, comment_safe, render, runtime_files
 from dietgen.errors import DietgenUsageError
 from dietgen.glue import ROLES, glue_values
 from dietgen.ir import Graph
 from dietgen.passes.stream import in_frames, out_frames
 from dietgen.pipeline import Compiled
-from dietgen.resources import firmware
 from dietgen.toolchain.platformio import ARDUINO_AVR_CORE, OFFLINE_CORE, OFFLINE_PLATFORM, offline_files
 
 REPORT_BAUD = 115200
@@ -69,11 +68,8 @@ def render_project(compiled: Compiled, board: Board, report: BudgetReport | None
     player = f"{name}_player.h" in generated
     role = project_role(g, player, role)
     glue = glue_values(board, role)
-    runtime = firmware()
-    library = {f"lib/{name}/{rel}": text for rel, text in generated.items() if rel.endswith((".c", ".h"))}
-    for kernel in app_kernels(player, board.is_linux, glue["glue"]["runtime"]):
-        library[f"lib/{name}/dietgen/{kernel}.h"] = (runtime / "include" / "dietgen" / f"{kernel}.h").read_text()
-        library[f"lib/{name}/dietgen/{kernel}.c"] = (runtime / "src" / f"{kernel}.c").read_text()
+    app = runtime_files(set(app_kernels(player, board.is_linux, glue["glue"]["runtime"])))
+    library = {f"lib/{name}/{rel}": text for rel, text in {**app, **generated}.items() if rel.endswith((".c", ".h"))}
     first = g.outputs[0]
     offline = None
     if board.toolchain.cc:

@@ -2,6 +2,8 @@
 of every float: the maximum errors their comment states, and exact edges."""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import re
 import subprocess
 
@@ -125,8 +127,9 @@ def check(x: np.ndarray, e: np.ndarray, t: np.ndarray, s: np.ndarray) -> dict[st
             "dg_sigmoidf": float(np.max(np.abs(s - ref_s)))}
 
 
-# Plain float arithmetic, and multiply-adds contracted into FMAs as arm-none-eabi-gcc -std=gnu99 does on the
-# Cortex-M4F (rounding differs, the bounds must hold for both); the second sweep is sparser to keep the time down.
+# Plain float arithmetic (the scalar variants), and multiply-adds contracted into FMAs as arm-none-eabi-gcc
+# -std=gnu99 does on the Cortex-M4F, with -march=native, which also selects the branch-free vector variants
+# (rounding differs, the bounds must hold for both); the second sweep is sparser to keep the time down.
 @pytest.mark.parametrize("flags,stride", [(["-O2"], 2**9), (["-O2", "-march=native", "-ffp-contract=fast"], 2**10)],
                          ids=["plain", "contracted"])
 def test_stated_errors_hold_over_every_float(tmp_path, flags, stride):
@@ -141,9 +144,113 @@ def test_stated_errors_hold_over_every_float(tmp_path, flags, stride):
     assert err["dg_sigmoidf"] <= bound["dg_sigmoidf"], err
 
 
-def test_clean_under_sanitizers(tmp_path):
+# -march=native builds the branch-free variants common.h picks where there are vector units (AVX here).
+@pytest.mark.parametrize("arch", [[], ["-march=native"]], ids=["scalar", "vector"])
+def test_clean_under_sanitizers(tmp_path, arch):
     """No undefined behaviour anywhere in the range (float-to-int conversions, shifts), NaN and Inf included."""
     x = sweep(2**11)
-    flags = ["-O1", "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fsanitize=float-cast-overflow"]
+    flags = ["-O1", *arch, "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+             "-fsanitize=float-cast-overflow"]
     e, t, s = run_harness(tmp_path, x, flags)
     check(x, e, t, s)
+
+
+LOG_POW_HARNESS = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "dietgen/common.h"
+
+/* argv: file of n floats a, file of m exponents b, output: ln a (n floats) then a^b for every b (m runs of n) */
+static float *load(const char *path, long *n)
+{
+    FILE *f = fopen(path, "rb");
+    float *v;
+    fseek(f, 0, SEEK_END);
+    *n = ftell(f) / (long)sizeof(float);
+    fseek(f, 0, SEEK_SET);
+    v = malloc((size_t)*n * sizeof(float) + 1);
+    if (fread(v, sizeof(float), (size_t)*n, f) != (size_t)*n)
+        exit(1);
+    fclose(f);
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    long n, m, i, j;
+    float *a = load(argv[1], &n), *b = load(argv[2], &m);
+    FILE *f = fopen(argv[3], "wb");
+    (void)argc;
+    for (i = 0; i < n; ++i) {
+        float y = dg_logf(a[i]);
+        fwrite(&y, sizeof y, 1, f);
+    }
+    for (j = 0; j < m; ++j)
+        for (i = 0; i < n; ++i) {
+            float y = dg_powf(a[i], b[j]);
+            fwrite(&y, sizeof y, 1, f);
+        }
+    fclose(f);
+    free(a);
+    free(b);
+    return 0;
+}
+"""
+
+# DDSP's exp_sigmoid raises to ln 10; the rest are the shapes pow takes in models (squares, roots, reciprocals)
+# and odd and even integers for the sign rules, plus the IEEE edge exponents.
+EXPONENTS = np.array([2.302585, 2.0, 3.0, 0.5, -0.5, -1.0, -2.0, 7.0, 0.1, 1.5, -3.7, 1e-3, 25.0,
+                      0.0, -0.0, np.inf, -np.inf, np.nan], dtype=np.float32)
+
+
+LIBM = ctypes.CDLL(ctypes.util.find_library("m"))
+LIBM.powf.restype, LIBM.powf.argtypes = ctypes.c_float, (ctypes.c_float, ctypes.c_float)
+
+
+def stated_log_pow() -> tuple[float, float]:
+    text = COMMON.read_text()
+    log = re.search(r"relative error <= ([0-9.e-]+) \(tests/test_approx.py\)", text)
+    pow_ = re.search(r"<= ([0-9.e-]+) \(1 \+ \|b ln\|a\|\|\)", text)
+    assert log and pow_, "common.h no longer states the errors of dg_logf and dg_powf"
+    return float(log.group(1)), float(pow_.group(1))
+
+
+@pytest.mark.parametrize("flags", [["-O2"], ["-O2", "-march=native"]], ids=["plain", "fma"])
+def test_log_and_pow_errors_and_edges(tmp_path, flags):
+    log_bound, pow_bound = stated_log_pow()
+    a = sweep(2**11)
+    a.tofile(tmp_path / "a.bin")
+    EXPONENTS.tofile(tmp_path / "b.bin")
+    src, exe = tmp_path / "logpow.c", tmp_path / "logpow"
+    src.write_text(LOG_POW_HARNESS)
+    subprocess.run(["gcc", *STRICT, *flags, f"-I{firmware() / 'include'}", str(src), "-o", str(exe), "-lm"],
+                   check=True, capture_output=True, text=True)
+    subprocess.run([str(exe), *(str(tmp_path / f) for f in ("a.bin", "b.bin", "y.bin"))], check=True)
+    y = np.fromfile(tmp_path / "y.bin", dtype=np.float32).reshape(1 + len(EXPONENTS), -1)
+
+    with np.errstate(all="ignore"):
+        a64 = a.astype(np.float64)
+        ref_log = np.log(a64)
+        got = y[0].astype(np.float64)
+        same = (got == ref_log) | (np.isnan(got) & np.isnan(ref_log))
+        finite = np.isfinite(ref_log) & (ref_log != 0)
+        assert same[~finite | (ref_log == 0)].all(), "ln edges: 0 -> -Inf, negative -> NaN, Inf, NaN, ln 1 = 0"
+        log_err = np.max(np.abs(got[finite] - ref_log[finite]) / np.abs(ref_log[finite]))
+        assert log_err <= log_bound, log_err
+
+        worst = 0.0
+        for b, row in zip(EXPONENTS.astype(np.float64), y[1:].astype(np.float64)):
+            exact = np.power(a64, b)
+            special = ~np.isfinite(exact) | (exact == 0) | ~np.isfinite(a64) | (a64 == 0) | (b == 0) | \
+                ~np.isfinite(b) | (np.abs(exact) < FLT_MIN) | (np.abs(exact) > 3.4e38)
+            edge = special & ~((np.abs(exact) < FLT_MIN) & (exact != 0)) & ~((np.abs(exact) > 3.4e38) &
+                                                                           np.isfinite(exact))
+            ref = np.array([LIBM.powf(float(v), float(b)) for v in a[edge]])  # C99's special cases
+            ok = (row[edge] == ref) | (np.isnan(row[edge]) & np.isnan(ref))
+            assert ok.all(), (b, a[edge][~ok][:5], row[edge][~ok][:5])
+            # within the error bound of the flush-to-zero and overflow thresholds either side is right
+            normal = ~special & (np.abs(exact) > FLT_MIN * 1.001) & (np.abs(exact) < 3.4e38 / 1.001)
+            rel = np.abs(row[normal] - exact[normal]) / np.abs(exact[normal])
+            scale = 1 + np.abs(b * np.log(np.abs(a64[normal])))
+            worst = max(worst, float(np.max(rel / scale, initial=0.0)))
+        assert worst <= pow_bound, worst

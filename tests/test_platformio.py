@@ -63,7 +63,7 @@ def test_project_layout_ini_and_library(tiny):
     assert {"platformio.ini", "README.md", "src/main.cpp", "src/dietgen_app.h", "src/dietgen_board.h",
             "lib/tiny/library.json", "lib/tiny/tiny.c", "lib/tiny/tiny.h", "lib/tiny/tiny_weights.c",
             "lib/tiny/tiny_weights.h", "lib/tiny/dietgen/common.h", "lib/tiny/dietgen/ring.c",
-            *(f"lib/tiny/dietgen/{k}.{ext}" for k in ("conv", "copy", "gemm") for ext in "ch")} <= set(files)
+            *(f"lib/tiny/dietgen/{k}.{ext}" for k in ("conv", "copy", "panel") for ext in "ch")} <= set(files)
     ini = files["platformio.ini"]
     assert "[env:nano33ble]\nplatform = nordicnrf52\nboard = nano33ble\nframework = arduino\n" in ini
     assert "[env:offline]\nplatform = symlink://offline/platform\ncustom_cc = arm-none-eabi-gcc" in ini

@@ -36,6 +36,7 @@ class EmitContext:
         self.weight_symbols = weight_symbols
         self.tables: dict[tuple[str, tuple], str] = {}   # (ctype, values) -> name, in first-use order
         self.used_weights: set[str] = set()
+        self.derived: dict[tuple[str, str], tuple[str, np.ndarray]] = {}  # (weight, how) -> (symbol, values)
 
     def ptr(self, name: str) -> str:
         """A C expression for the first element of tensor ``name`` (const-correct use is the kernel's)."""
@@ -57,6 +58,22 @@ class EmitContext:
         else:
             base, offset = "A", self.plan.offsets[name] // 4
         return f"({base} + {offset})" if offset else base
+
+    def derived_weight(self, name: str, how: str, make) -> str:
+        """Symbol of a flash constant made at export time from weight ``name`` by ``make(values)`` (the layout a
+        kernel streams, say), emitted in the weights file; made once per (weight, how). The weight itself is
+        only emitted if some kernel also reads it as it is."""
+        key = (name, how)
+        if key not in self.derived:
+            t = self.graph.tensors[name]
+            if t.kind != TensorKind.WEIGHT:
+                raise ValueError(f"{name} is not a weight")
+            taken = {*self.weight_symbols.values(), *(sym for sym, _ in self.derived.values())}
+            symbol = f"{self.weight_symbols[name]}_{how}"
+            while symbol in taken:  # an ONNX weight may already be called that
+                symbol += "_"
+            self.derived[key] = (symbol, np.ascontiguousarray(make(t.value), dtype=np.float32))
+        return self.derived[key][0]
 
     def aliased(self, name: str) -> bool:
         return name in self.plan.aliases

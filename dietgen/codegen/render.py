@@ -3,6 +3,7 @@ those), and host build files. Python decides everything; templates only lay it o
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from dataclasses import dataclass
 
 import jinja2
@@ -103,8 +104,11 @@ def render(graph: Graph) -> dict[str, str]:
         "name": name, "NAME": upper, "plan": plan, "io": io, "steps": steps, "states": states,
         "kernels": sorted(kernels - {"common"}),
         "weights": [{"symbol": symbols[w.name], "size": w.size, "flash": flash_uses.get(w.name, False),
-                     "onnx_name": comment_safe(w.name), "lines": _numbers(w.value)} for w in used_weights],
-        "weight_bytes": sum(w.nbytes for w in used_weights),
+                     "onnx_name": comment_safe(w.name), "lines": _numbers(w.value)} for w in used_weights]
+        + [{"symbol": symbol, "size": values.size, "flash": True,
+            "onnx_name": comment_safe(f"{name} ({how})"), "lines": _numbers(values)}
+           for (name, how), (symbol, values) in ctx.derived.items()],
+        "weight_bytes": sum(w.nbytes for w in used_weights) + sum(v.nbytes for _, v in ctx.derived.values()),
         "tables": [{"name": t, "ctype": ctype, "lines": _numbers(np.asarray(vals, dtype=np.float32 if ctype ==
                                                                             "float" else np.int64))}
                    for (ctype, vals), t in ctx.tables.items()],
@@ -127,9 +131,25 @@ def render(graph: Graph) -> dict[str, str]:
         files[f"{name}_player.h"] = env.get_template("c/player.h.j2").render({**values, **player})
         files[f"{name}_player.c"] = env.get_template("c/player.c.j2").render({**values, **player})
         kernels |= player_kernels(player["sampled"])
-    runtime = firmware()
-    for kernel in sorted(kernels):
-        files[f"dietgen/{kernel}.h"] = (runtime / "include" / "dietgen" / f"{kernel}.h").read_text()
-        if kernel != "common":
-            files[f"dietgen/{kernel}.c"] = (runtime / "src" / f"{kernel}.c").read_text()
+    files.update(runtime_files(kernels))
+    files["dietgen/fns.h"] = env.get_template("c/fns.h.j2").render(
+        {**values, "fns": sorted({k for text in files.values() for k in re.findall(r"DG_FN\(DG_F_(\w+)", text)})})
     return files
+
+
+def runtime_files(kernels: set[str]) -> dict[str, str]:
+    """The runtime's headers and sources for ``kernels`` and every runtime header they include (conv and rnn
+    call the panel products, a port header is picked by the compiler), so a kernel states what it needs in C."""
+    runtime = firmware()
+    files: dict[str, str] = {}
+    todo = [f"dietgen/{k}.h" for k in sorted(kernels)]
+    while todo:
+        header = todo.pop()
+        if header in files:
+            continue
+        files[header] = (runtime / "include" / header).read_text()
+        todo += re.findall(r'^\s*#\s*include\s+"(dietgen/[\w/]+\.h)"', files[header], re.M)
+        source = runtime / "src" / Path(header).relative_to("dietgen").with_suffix(".c")
+        if source.is_file():
+            files[str(Path("dietgen") / source.relative_to(runtime / "src"))] = source.read_text()
+    return dict(sorted(files.items()))

@@ -60,3 +60,16 @@ def split_at(shape: tuple[int, ...], axis: int) -> tuple[int, int, int]:
     """(outer, axis length, inner) element counts around ``axis``."""
     return (int(np.prod(shape[:axis], dtype=np.int64)), shape[axis],
             int(np.prod(shape[axis + 1:], dtype=np.int64)))
+
+
+PANEL_ROWS = 8  # DG_NR in firmware/include/dietgen/panel.h
+
+
+def pack_panels(w: np.ndarray) -> np.ndarray:
+    """W (n, k) in the order dg_panel_gemm streams it (firmware/include/dietgen/panel.h): full panels of
+    PANEL_ROWS rows interleaved by column, then the remaining rows as they are. A permutation of W."""
+    w = np.asarray(w, dtype=np.float32)
+    n, k = w.shape
+    full = n - n % PANEL_ROWS
+    panels = w[:full].reshape(full // PANEL_ROWS, PANEL_ROWS, k).transpose(0, 2, 1)
+    return np.concatenate([panels.reshape(-1), w[full:].reshape(-1)])

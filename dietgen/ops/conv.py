@@ -6,10 +6,73 @@ from typing import NamedTuple
 import numpy as np
 
 from dietgen.ir import Node, Time
+from dietgen.ops.common import pack_panels
 from dietgen.ops.registry import Cost, KernelCall, OpCase, OpSpec, Rand, register
 
 _CONV_ATTRS = {"auto_pad": "NOTSET", "dilations": None, "group": 1, "kernel_shape": None, "pads": None,
                "strides": None}
+
+
+# Frames per dg_panel_gemm call (a tile): a multiple of the kernel's columns per weight pass (DG_MR, 2 or 4), so
+# only a block's last tile has a remainder; more would only lengthen the scratch. Wide layers take fewer frames so
+# that a tile's scratch stays within TILE_FLOATS (4 KB).
+TILE_FRAMES = 8
+TILE_FLOATS = 1024
+
+
+def tile_frames(frames: int, floats_per_frame: int) -> int:
+    fit = max(1, TILE_FLOATS // max(1, floats_per_frame))
+    tile = min(TILE_FRAMES, fit)
+    tile = tile // 4 * 4 if tile >= 4 else min(tile, 2)
+    return min(frames, tile)
+
+
+def pack_conv(w: np.ndarray, groups: int) -> np.ndarray:
+    """Conv weight (cout, cin/groups, k) as dg_conv1d reads it: per group, rows = its output channels, tap j of
+    input channel i at column j*cin_g + i (the order the taps are gathered in), packed in panels."""
+    cout_g = w.shape[0] // groups
+    return np.concatenate([pack_panels(w[g * cout_g:(g + 1) * cout_g].transpose(0, 2, 1).reshape(cout_g, -1))
+                           for g in range(groups)])
+
+
+def pack_conv_transpose(w: np.ndarray, groups: int) -> np.ndarray:
+    """ConvTranspose weight (cin, cout/groups, k) as dg_conv_transpose1d reads it: per group, row o*k + j holds
+    tap j of output channel o against the group's cin/groups input channels, packed in panels."""
+    cin_g, cout_g, k = w.shape[0] // groups, w.shape[1], w.shape[2]
+    return np.concatenate([pack_panels(w[g * cin_g:(g + 1) * cin_g].transpose(1, 2, 0).reshape(cout_g * k, cin_g))
+                           for g in range(groups)])
+
+
+def packed_weight(ctx, transposed: bool, name: str, groups: int) -> str:
+    """The flash symbol of weight ``name`` packed for its kernel (offline and streamed share it)."""
+    if transposed:
+        return ctx.derived_weight(name, f"tconv_g{groups}", lambda w: pack_conv_transpose(w, groups))
+    return ctx.derived_weight(name, f"conv_g{groups}", lambda w: pack_conv(w, groups))
+
+
+class Tiling(NamedTuple):
+    tile: int   # frames per dg_panel_gemm call
+    col: int    # floats of the tile's columns (0: none, the input is read in place)
+    z: int      # floats of a ConvTranspose tile's products (0 for Conv)
+
+    def scratch(self) -> list[int]:
+        return [size for size in (self.col, self.z) if size]
+
+    def args(self, node, ctx) -> tuple[str, ...]:
+        """The kernel's col (NULL when it needs none) and, for ConvTranspose, z."""
+        col = ctx.scratch(node, 0) if self.col else "NULL"
+        return (col, ctx.scratch(node, 1 if self.col else 0)) if self.z else (col,)
+
+
+def tiling(transposed: bool, frames: int, cin_g: int, cout_g: int, k: int, in_place: bool) -> Tiling:
+    """Conv gathers a tile's taps into columns; ConvTranspose lays out a tile's input frames as columns and keeps
+    their products before adding them into the output. ``in_place``: the kernel reads its one input frame as the
+    column (dg_conv1d: a 1x1 conv of one unpadded frame; dg_conv_transpose1d*: one input frame)."""
+    if transposed:
+        tile = tile_frames(frames, cin_g + cout_g * k)
+        return Tiling(tile, 0 if in_place else tile * cin_g, tile * cout_g * k)
+    tile = tile_frames(frames, cin_g * k)
+    return Tiling(tile, 0 if in_place else tile * cin_g * k, 0)
 
 
 class Geometry(NamedTuple):
@@ -82,13 +145,23 @@ class _Conv1d(OpSpec):
         b = graph.tensors[node.inputs[2]].nbytes if node.input(2) else 0
         return Cost(macs, x.nbytes + w.nbytes + b, y.nbytes)
 
-    def emit(self, node, graph, ctx):
+    def tiling(self, node, graph) -> tuple[Geometry, Tiling]:
         x, w = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]]
         g = self.geometry(node, x.shape, w.shape)
-        bias = ctx.ptr(node.inputs[2]) if node.input(2) else "NULL"
-        return [KernelCall(self.c_function, (ctx.ptr(x.name), ctx.ptr(w.name), bias, ctx.ptr(node.outputs[0]),
-                                             *map(str, g), ctx.fn(node)))]
+        if self.op_type == "ConvTranspose":
+            return g, tiling(True, g.lin, g.cin // g.groups, g.cout // g.groups, g.k, g.lin == 1)
+        in_place = g.lin == 1 and g.lout == 1 and g.k == 1 and g.pad == 0   # dg_conv1d's own test
+        return g, tiling(False, g.lout, g.cin // g.groups, g.cout // g.groups, g.k, in_place)
 
+    def scratch(self, node, graph):
+        return self.tiling(node, graph)[1].scratch()
+
+    def emit(self, node, graph, ctx):
+        g, t = self.tiling(node, graph)
+        bias = ctx.ptr(node.inputs[2]) if node.input(2) else "NULL"
+        w = packed_weight(ctx, self.op_type == "ConvTranspose", node.inputs[1], g.groups)
+        return [KernelCall(self.c_function, (ctx.ptr(node.inputs[0]), w, bias, ctx.ptr(node.outputs[0]),
+                                             *t.args(node, ctx), *map(str, g), str(t.tile), ctx.fn(node)))]
 
     # -- streaming --------------------------------------------------------------------------------
     def stream_checks(self, node, s) -> tuple[Time, Geometry]:
@@ -178,6 +251,22 @@ class Conv(_Conv1d):
             OpCase("same_upper", (Rand((1, 2, 15)), _weight(3, 2, 4), None),
                    {"auto_pad": "SAME_UPPER", "strides": (2,)}),
             OpCase("pointwise", (Rand((1, 8, 10)), _weight(4, 8, 1), _weight(4, seed=1))),
+            # blocking remainders: output channels around the 8-row panels, frames around the 8-frame tile and
+            # the 2- or 4-column passes, taps reaching into the padding
+            OpCase("o17_i3_t17", (Rand((1, 3, 19)), _weight(17, 3, 3), _weight(17, seed=1))),
+            OpCase("o1_i17_k1_t5", (Rand((1, 17, 5)), _weight(1, 17, 1), _weight(1, seed=1))),
+            OpCase("o5_d5_s2_t5", (Rand((1, 3, 9)), _weight(5, 3, 3), None), {"dilations": (5,), "pads": (10, 0),
+                                                                              "strides": (2,)}),
+            OpCase("o24_i17_d2_s3_t3", (Rand((2, 17, 11)), _weight(24, 17, 3), _weight(24, seed=1)),
+                   {"dilations": (2,), "strides": (3,)}),
+            OpCase("o8_t1", (Rand((1, 3, 3)), _weight(8, 3, 3), _weight(8, seed=1))),
+            OpCase("o24_i17_k1_t1_in_place", (Rand((2, 17, 1)), _weight(24, 17, 1), _weight(24, seed=1))),
+            OpCase("groups2_o24_t5", (Rand((1, 6, 5)), _weight(24, 3, 3), _weight(24, seed=1)),
+                   {"group": 2, "dilations": (2,), "pads": (2, 2)}),
+            OpCase("depthwise_c17_t17", (Rand((1, 17, 17)), _weight(17, 1, 3), _weight(17, seed=1)),
+                   {"group": 17, "pads": (1, 1)}),
+            OpCase("depthwise_x8_s2_t5", (Rand((1, 3, 10)), _weight(24, 1, 3), None),
+                   {"group": 3, "strides": (2,), "pads": (1, 1)}),
         ]
 
 
@@ -244,6 +333,16 @@ class ConvTranspose(_Conv1d):
                    {"strides": (3,), "dilations": (2,), "output_padding": (1,)}),
             OpCase("groups", (Rand((1, 4, 6)), _weight(4, 1, 3), _weight(4, seed=1)),
                    {"group": 4, "strides": (2,)}),
+            # blocking remainders: rows (taps x output channels) around the panels, frames around the tile
+            OpCase("o17_i3_s2_t17", (Rand((1, 3, 17)), _weight(3, 17, 3), _weight(17, seed=1)),
+                   {"strides": (2,), "pads": (1, 2)}),
+            OpCase("o1_i17_k1_s3_t5", (Rand((2, 17, 5)), _weight(17, 1, 1), None), {"strides": (3,)}),
+            OpCase("groups2_o6_i34_d5_t3", (Rand((1, 34, 3)), _weight(34, 3, 3), _weight(6, seed=1)),
+                   {"group": 2, "dilations": (5,), "pads": (3, 2)}),
+            OpCase("depthwise_s2_d2_t5", (Rand((1, 5, 5)), _weight(5, 1, 3), _weight(5, seed=1)),
+                   {"group": 5, "strides": (2,), "dilations": (2,), "pads": (1, 0)}),
+            OpCase("o24_s3_t1", (Rand((1, 3, 1)), _weight(3, 8, 3), _weight(24, seed=1)),
+                   {"group": 3, "strides": (3,)}),
         ]
 
 
@@ -269,11 +368,22 @@ class _ConvStep(OpSpec):
         return Cost(n * w.size * frames, graph.tensors[node.inputs[0]].nbytes + w.nbytes + b,
                     graph.tensors[node.outputs[0]].nbytes)
 
-    def bias(self, node, ctx) -> str:
-        return ctx.ptr(node.inputs[2]) if node.input(2) else "NULL"
+    def tiling(self, node, graph) -> Tiling:
+        n, cin, lin, cout, lout = self.dims(node, graph)
+        a = node.attrs
+        transposed = self.op_type == "ConvTransposeStream"
+        return tiling(transposed, lin if transposed else lout, cin // a["groups"], cout // a["groups"], a["k"],
+                      transposed and lin == 1)
 
-    def state(self, node, ctx, i: int) -> str:
-        return ctx.ptr(node.inputs[i]) if node.input(i) else "NULL"
+    def scratch(self, node, graph):
+        return self.tiling(node, graph).scratch()
+
+    def args(self, node, graph, ctx) -> tuple[str, ...]:
+        """x, the packed weight, bias, y, then the state tensors (NULL where absent)."""
+        w = packed_weight(ctx, self.op_type == "ConvTransposeStream", node.inputs[1], node.attrs["groups"])
+        bias = ctx.ptr(node.inputs[2]) if node.input(2) else "NULL"
+        states = (ctx.ptr(name) if name else "NULL" for name in node.inputs[3:])
+        return (ctx.ptr(node.inputs[0]), w, bias, ctx.ptr(node.outputs[0]), *states)
 
 
 @register
@@ -282,16 +392,14 @@ class ConvStream(_ConvStep):
     cost_as = "Conv"
     attributes = {"k": 1, "stride": 1, "dilation": 1, "groups": 1, "phase": 0}
 
-    def scratch(self, node, graph):
-        return [graph.tensors[node.inputs[1]].shape[1] * node.attrs["k"]]
-
     def emit(self, node, graph, ctx):
         a = node.attrs
         n, cin, lin, cout, lout = self.dims(node, graph)
+        t = self.tiling(node, graph)
         return [KernelCall("dg_conv1d_stream", (
-            ctx.ptr(node.inputs[0]), ctx.ptr(node.inputs[1]), self.bias(node, ctx), ctx.ptr(node.outputs[0]),
-            self.state(node, ctx, 3), self.state(node, ctx, 4), ctx.scratch(node),
-            *map(str, (n, cin, lin, cout, lout, a["k"], a["stride"], a["dilation"], a["phase"], a["groups"])),
+            *self.args(node, graph, ctx), *t.args(node, ctx),
+            *map(str, (n, cin, lin, cout, lout, a["k"], a["stride"], a["dilation"], a["phase"], a["groups"],
+                       t.tile)),
             ctx.fn(node)))]
 
 
@@ -301,16 +409,11 @@ class ConvTransposeStream(_ConvStep):
     cost_as = "ConvTranspose"
     attributes = {"k": 1, "stride": 1, "dilation": 1, "groups": 1, "tail": 0}
 
-    def scratch(self, node, graph):
-        n, cin, lin, cout, lout = self.dims(node, graph)
-        return [cout * (lout + node.attrs["tail"])]
-
     def emit(self, node, graph, ctx):
         a = node.attrs
         n, cin, lin, cout, _ = self.dims(node, graph)
-        tail = self.state(node, ctx, 3)
+        t = self.tiling(node, graph)
         return [KernelCall("dg_conv_transpose1d_stream", (
-            ctx.ptr(node.inputs[0]), ctx.ptr(node.inputs[1]), self.bias(node, ctx), ctx.ptr(node.outputs[0]),
-            tail if a["tail"] else ctx.scratch(node), ctx.scratch(node),
-            *map(str, (n, cin, lin, cout, a["k"], a["stride"], a["dilation"], a["groups"], a["tail"])),
+            *self.args(node, graph, ctx), *t.args(node, ctx),
+            *map(str, (n, cin, lin, cout, a["k"], a["stride"], a["dilation"], a["groups"], a["tail"], t.tile)),
             ctx.fn(node)))]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dietgen.ops.common import broadcast_shapes, strides_of
+from dietgen.ops.common import broadcast_shapes, pack_panels, strides_of
 from dietgen.codegen.context import c_float
 from dietgen.ops.registry import Cost, KernelCall, OpCase, OpSpec, Rand, register
 
@@ -146,7 +146,7 @@ class Dense(OpSpec):
     """dietgen::Dense(x (..., K), w (N, K), bias (N)?) = x @ w.T + bias; made by the fuse pass."""
     op_type = "Dense"
     domain = "dietgen"
-    kernel = "gemm"
+    kernel = "panel"
     flash_inputs = (1, 2)
     fuses_activation = True
 
@@ -174,7 +174,8 @@ class Dense(OpSpec):
 
     def emit(self, node, graph, ctx):
         x, w = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]]
+        n, k = w.shape
         bias = ctx.ptr(node.inputs[2]) if node.input(2) else "NULL"
-        return [KernelCall("dg_dense", (ctx.ptr(x.name), ctx.ptr(w.name), bias, ctx.ptr(node.outputs[0]),
-                                        str(x.size // x.shape[-1]), str(w.shape[1]), str(w.shape[0]),
-                                        ctx.fn(node)))]
+        return [KernelCall("dg_panel_gemm", (ctx.derived_weight(w.name, "panels", pack_panels), bias,
+                                             ctx.ptr(x.name), str(k), ctx.ptr(node.outputs[0]), str(n), "1",
+                                             str(x.size // k), str(n), str(k), ctx.fn(node)))]

@@ -1,7 +1,9 @@
 """GRU and LSTM (ONNX opset 14+): forward direction, default activations, layout 0 and 1.
 
 The kernel updates a (batch, hidden) state buffer in place frame by frame, so the same call serves an offline
-sequence (state loaded from initial_h or zeros first) and a streaming block (state kept between calls).
+sequence (state loaded from initial_h or zeros first) and a streaming block (state kept between calls). Weights
+are packed at export for dg_panel_gemm (firmware/include/dietgen/rnn.h says how), biases merged where ONNX adds
+two.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from dietgen.ir import Time
+from dietgen.ops.common import pack_panels
 from dietgen.ops.registry import Cost, KernelCall, OpCase, OpSpec, Rand, register
 
 _RNN_ATTRS = {"activation_alpha": None, "activation_beta": None, "activations": None, "clip": None,
@@ -18,6 +21,9 @@ _INPUTS = ("X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P")
 # Optional inputs dietgen refuses, and why.
 _UNSUPPORTED = {4: "every batch entry must run the whole sequence (export without packed sequences)",
                 7: "peephole connections are not supported"}
+# Frames whose input projections one product computes: more share each pass over W, and each costs
+# gates * hidden floats of scratch per batch entry.
+_FRAMES = 16
 
 
 class Geometry(NamedTuple):
@@ -91,7 +97,7 @@ class _Rnn(OpSpec):
                 raise self.refuse(node, f"input {_INPUTS[i]} is not supported: {why}")
         if len(inputs) < 3 or any(t is None for t in inputs[:3]):
             raise self.refuse(node, "inputs X, W and R are required")
-        x, w, r = inputs[0], inputs[1], inputs[2]
+        x, w = inputs[0], inputs[1]
         g = self.geometry(node, x.shape, w.shape)
         gh = self.gates * g.hidden
         state = self.state_shape(node, g)
@@ -145,12 +151,40 @@ class _Rnn(OpSpec):
                     io.bytes_written)
 
     def gate_floats(self, node, g: Geometry) -> int:
+        """Floats of scratch per batch entry for one step's recurrent products."""
         return self.gates * g.hidden
+
+    def frames(self, g: Geometry) -> int:
+        return min(g.seq, _FRAMES)
 
     def scratch(self, node, graph):
         g = self._geometry_of(node, graph)
         carried = 0 if "_states" in node.attrs else len(self.state_inputs)
-        return [g.batch * g.hidden] * carried + [self.gate_floats(node, g)]
+        gates = g.batch * (self.frames(g) * self.gates * g.hidden + self.gate_floats(node, g))
+        return [g.batch * g.hidden] * carried + [gates]
+
+    def pack_recurrent(self, node, r: np.ndarray) -> np.ndarray:
+        """R (1, gates*hidden, hidden) in the order the kernel streams it."""
+        return pack_panels(r[0])
+
+    def input_bias(self, node, b: np.ndarray) -> np.ndarray:
+        """What the kernel adds to W x: both halves of B (1, 2*gates*hidden), which ONNX adds together."""
+        gh = b.shape[1] // 2
+        return b[0, :gh] + b[0, gh:]
+
+    def recurrent_packing(self, node) -> str:
+        """Name of pack_recurrent's layout, and of the bias merged for it (a weight packed two ways is two
+        flash constants)."""
+        return "panels"
+
+    def weights(self, node, ctx) -> tuple[str, ...]:
+        """C symbols of W and R packed for dg_panel_gemm, and of the bias added to W x (NULL without B)."""
+        w = ctx.derived_weight(node.inputs[1], "panels", lambda v: pack_panels(v[0]))
+        r = ctx.derived_weight(node.inputs[2], self.recurrent_packing(node), lambda v: self.pack_recurrent(node, v))
+        if not node.input(3):
+            return (w, r, "NULL")
+        return (w, r, ctx.derived_weight(node.inputs[3], self.recurrent_packing(node) + "_bias",
+                                         lambda v: self.input_bias(node, v)))
 
     def initial_state(self, node, graph, ctx, i: int) -> str:
         """Pointer to initial state input i; NULL (zeros) when absent or a constant zero."""
@@ -178,10 +212,10 @@ class _Rnn(OpSpec):
         else:
             strides = (g.input, g.seq * g.input, g.hidden, g.seq * g.hidden)
         y = ctx.ptr(_output(node, 0)) if _output(node, 0) else "NULL"
-        bias = ctx.ptr(node.inputs[3]) if node.input(3) else "NULL"
         calls.append(KernelCall(self.c_function, (
-            ctx.ptr(node.inputs[0]), ctx.ptr(node.inputs[1]), ctx.ptr(node.inputs[2]), bias, *states,
-            ctx.scratch(node, 0 if "_states" in node.attrs else len(states)), y, *map(str, g), *map(str, strides), *self.extra_args(node))))
+            ctx.ptr(node.inputs[0]), *self.weights(node, ctx), *states,
+            ctx.scratch(node, 0 if "_states" in node.attrs else len(states)), y, *map(str, g), *map(str, strides),
+            str(self.frames(g)), *self.extra_args(node))))
         calls += [KernelCall("dg_rnn_copy", (ctx.ptr(_output(node, k + 1)), s, n))
                   for k, s in enumerate(states) if _output(node, k + 1)]
         return calls
@@ -235,6 +269,20 @@ def _state(shape, seed):
     return np.random.default_rng(seed).uniform(-0.8, 0.8, shape).astype(np.float32)
 
 
+def _block_cases(gates, shapes, seed):
+    """Cases over the kernel's blocking: hidden sizes around the 8-row panels (R has gates * hidden rows), input
+    sizes with remainders, sequences shorter and longer than the frames projected at once (_FRAMES), one or two
+    batch entries, a random initial state. shapes: (hidden, input, seq, batch, extra attributes, bias or not)."""
+    cases = []
+    for k, (hidden, inputs, seq, batch, attrs, bias) in enumerate(shapes):
+        w, r, b = _weights(gates, hidden, inputs, seed + k)
+        name = f"h{hidden}_in{inputs}_seq{seq}_batch{batch}" + ("_lbr" if attrs.get("linear_before_reset") else "")
+        cases.append(OpCase(name + ("" if bias else "_no_bias"),
+                            (Rand((seq, batch, inputs)), w, r, b if bias else None, None, Rand((1, batch, hidden))),
+                            {"hidden_size": hidden, **attrs}, n_outputs=2))
+    return cases
+
+
 @register
 class GRU(_Rnn):
     op_type = "GRU"
@@ -265,6 +313,31 @@ class GRU(_Rnn):
         # without linear_before_reset, reset * h needs its own row
         return (3 if node.attrs["linear_before_reset"] else 4) * g.hidden
 
+    def recurrent_packing(self, node):
+        return "panels" if node.attrs["linear_before_reset"] else "panels_zr_h"
+
+    def pack_recurrent(self, node, r):
+        if node.attrs["linear_before_reset"]:
+            return pack_panels(r[0])
+        # the h rows multiply r * h, known only after the z and r rows' product: two blocks, two products
+        hs = r.shape[2]
+        return np.concatenate([pack_panels(r[0, :2 * hs]), pack_panels(r[0, 2 * hs:])])
+
+    def input_bias(self, node, b):
+        if not node.attrs["linear_before_reset"]:
+            return super().input_bias(node, b)
+        # the reset gate scales R's bias of the h rows: only W's is added to W x there
+        gh = b.shape[1] // 2
+        hs = gh // 3
+        return np.concatenate([b[0, :2 * hs] + b[0, gh:gh + 2 * hs], b[0, 2 * hs:gh]])
+
+    def weights(self, node, ctx):
+        # linear_before_reset: R's bias of the h rows, which the reset gate scales, apart
+        if not (node.attrs["linear_before_reset"] and node.input(3)):
+            return (*super().weights(node, ctx), "NULL")
+        return (*super().weights(node, ctx),
+                ctx.derived_weight(node.inputs[3], "reset_bias", lambda b: b[0, 5 * (b.shape[1] // 6):]))
+
     def extra_args(self, node):
         return (str(node.attrs["linear_before_reset"]),)
 
@@ -290,7 +363,8 @@ class GRU(_Rnn):
                    n_outputs=2, oracle="onnx.reference"),
             OpCase("layout1_lbr", (Rand((1, 4, 4)), w2, r2, None), {**h5, **lbr, "layout": 1}, n_outputs=2,
                    oracle="onnx.reference"),
-        ]
+        ] + _block_cases(3, [(1, 1, 1, 1, {}, True), (17, 3, 17, 2, {}, True), (24, 17, 3, 1, {}, True),
+                             (3, 17, 17, 1, lbr, True), (8, 1, 3, 2, lbr, False), (17, 3, 1, 2, lbr, True)], seed=10)
 
 
 @register
@@ -335,4 +409,5 @@ class LSTM(_Rnn):
             OpCase("yc_only", (Rand((4, 1, 3)), w, r, b), h5, n_outputs=3, absent_outputs=(0, 1)),
             OpCase("layout1_states", (Rand((2, 4, 3)), w, r, b, None, Rand((2, 1, 5)), Rand((2, 1, 5))),
                    {**h5, "layout": 1}, n_outputs=3, oracle="onnx.reference"),
-        ]
+        ] + _block_cases(4, [(1, 3, 17, 2, {}, True), (20, 1, 17, 1, {}, True), (3, 17, 1, 2, {}, False),
+                             (17, 1, 3, 1, {}, True)], seed=20)

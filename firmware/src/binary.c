@@ -22,7 +22,7 @@ static void binary_row(const float *a, dg_int sa, const float *b, dg_int sb, flo
         break;
     case DG_POW:
         for (i = 0; i < n; ++i)
-            y[i] = powf(a[i * sa], b[i * sb]);
+            y[i] = dg_powf(a[i * sa], b[i * sb]);
         break;
     case DG_MAX:
         for (i = 0; i < n; ++i)

@@ -1,164 +1,220 @@
 #include "dietgen/conv.h"
 
-/* First and one-past-last t in [0, count) with 0 <= t*stride + off < limit. */
-static void valid_range(dg_int off, dg_int stride, dg_int limit, dg_int count, dg_int *t0, dg_int *t1)
-{
-    dg_int lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
-    dg_int hi = limit - 1 - off >= 0 ? (limit - 1 - off) / stride + 1 : 0;
-    *t0 = lo;
-    *t1 = hi < count ? hi : count;
-}
+/* Every multiply-add runs in dg_panel_gemm over a tile of frames; what is left here is moving data: gathering the
+ * taps into columns (Conv) and adding the products into the output (ConvTranspose). Where a tap reads from (the
+ * block, the ring or the padding) is decided once per frame and tap, where its products land once per frame, so
+ * the loops that move the channels have no tests and no divisions. */
 
-static void fill_bias(const float *b, float *y, dg_int c, dg_int len)
+/* The taps of a group's output frames u0 .. u0+m-1: col[c*k*cin_g + j*cin_g + i] = input channel i at frame
+ * (u0+c)*stride + j*dilation - pad, zero outside [0, lin) (the padding). */
+static void gather(const float *xg, float *col, dg_int cin_g, dg_int lin, dg_int k, dg_int stride,
+                   dg_int dilation, dg_int pad, dg_int u0, dg_int m)
 {
-    dg_int o, t;
-    for (o = 0; o < c; ++o) {
-        float v = b ? DG_RD(b + o) : 0.0f;
-        for (t = 0; t < len; ++t)
-            y[o * len + t] = v;
-    }
-}
-
-void dg_conv1d(const float *x, const float *w, const float *b, float *y, dg_int n, dg_int cin, dg_int lin,
-               dg_int cout, dg_int lout, dg_int k, dg_int stride, dg_int dilation, dg_int pad, dg_int groups,
-               dg_fn fn)
-{
-    dg_int cin_g = cin / groups, cout_g = cout / groups;
-    dg_int bi, o, i, j, t, t0, t1;
-    for (bi = 0; bi < n; ++bi) {
-        const float *xb = x + bi * cin * lin;
-        float *yb = y + bi * cout * lout;
-        fill_bias(b, yb, cout, lout);
-        for (o = 0; o < cout; ++o) {
-            const float *xg = xb + (o / cout_g) * cin_g * lin;
-            float *yo = yb + o * lout;
-            for (i = 0; i < cin_g; ++i) {
-                for (j = 0; j < k; ++j) {
-                    float wv = DG_RD(w + (o * cin_g + i) * k + j);
-                    dg_int off = j * dilation - pad;
-                    const float *xi = xg + i * lin;
-                    valid_range(off, stride, lin, lout, &t0, &t1);
-                    for (t = t0; t < t1; ++t)
-                        yo[t] += wv * xi[t * stride + off];
-                }
-            }
-            dg_apply_n(fn, yo, lout);
+    dg_int c, i, j, at;
+    for (c = 0; c < m; ++c) {
+        at = (u0 + c) * stride - pad;
+        for (j = 0; j < k; ++j, at += dilation, col += cin_g) {
+            if (at >= 0 && at < lin)
+                for (i = 0; i < cin_g; ++i)
+                    col[i] = xg[i * lin + at];
+            else
+                for (i = 0; i < cin_g; ++i)
+                    col[i] = 0.0f;
         }
     }
 }
 
-/* The transposed convolution's contributions added into y (cout rows of `row` frames): input frame t, tap j
- * lands on frame t*stride + j*dilation - pad. With clip, what falls outside the row is dropped (the offline
- * crop); without, the caller's rows hold every contribution, and no tap pays for the range's divisions. */
-static void scatter(const float *x, const float *w, float *y, dg_int cin, dg_int groups, dg_int lin, dg_int cout,
-                    dg_int row, dg_int k, dg_int stride, dg_int dilation, dg_int pad, int clip)
+void dg_conv1d(const float *x, const float *w, const float *b, float *y, float *col, dg_int n, dg_int cin,
+               dg_int lin, dg_int cout, dg_int lout, dg_int k, dg_int stride, dg_int dilation, dg_int pad,
+               dg_int groups, dg_int tile, dg_fn fn)
 {
-    dg_int cin_g = cin / groups, cout_g = cout / groups;
-    dg_int o, i, j, t, t0, t1;
-    for (i = 0; i < cin; ++i) {
-        const float *xi = x + i * lin;
-        dg_int g = i / cin_g;
-        for (o = 0; o < cout_g; ++o) {
-            float *yo = y + (g * cout_g + o) * row;
-            for (j = 0; j < k; ++j) {
-                float wv = DG_RD(w + (i * cout_g + o) * k + j);
-                dg_int off = j * dilation - pad;
-                t0 = 0;
-                t1 = lin;
-                if (clip)
-                    valid_range(off, stride, row, lin, &t0, &t1);
-                for (t = t0; t < t1; ++t)
-                    yo[t * stride + off] += wv * xi[t];
+    dg_int cin_g = cin / groups, cout_g = cout / groups, taps = cin_g * k;
+    dg_int bi, g, u, m;
+    for (bi = 0; bi < n; ++bi)
+        for (g = 0; g < groups; ++g) {
+            const float *xg = x + (bi * cin + g * cin_g) * lin;
+            float *yg = y + (bi * cout + g * cout_g) * lout;
+            /* one frame through a pointwise conv (a streamed 1x1 layer): its channels are already the column */
+            if (lin == 1 && lout == 1 && k == 1 && pad == 0) {
+                dg_panel_gemm(w + g * cout_g * taps, b ? b + g * cout_g : NULL, xg, taps, yg, 1, 1, 1, cout_g,
+                              taps, fn);
+                continue;
+            }
+            for (u = 0; u < lout; u += m) {
+                m = lout - u < tile ? lout - u : tile;
+                gather(xg, col, cin_g, lin, k, stride, dilation, pad, u, m);
+                dg_panel_gemm(w + g * cout_g * taps, b ? b + g * cout_g : NULL, col, taps, yg + u, 1, lout, m,
+                              cout_g, taps, fn);
             }
         }
-    }
 }
 
-void dg_conv_transpose1d(const float *x, const float *w, const float *b, float *y, dg_int n, dg_int cin,
-                         dg_int lin, dg_int cout, dg_int lout, dg_int k, dg_int stride, dg_int dilation,
-                         dg_int pad, dg_int groups, dg_fn fn)
+/* As gather, from the block and the ring: block frame at = (u0+c)*stride + phase - span + j*dilation, the
+ * negative ones in the ring at slot pos + span + at, wrapped by one subtraction. */
+static void gather_stream(const float *xg, const float *rg, dg_int pos, float *col, dg_int cin_g, dg_int lin,
+                          dg_int span, dg_int k, dg_int stride, dg_int dilation, dg_int phase, dg_int u0,
+                          dg_int m)
 {
-    dg_int bi;
-    for (bi = 0; bi < n; ++bi) {
-        const float *xb = x + bi * cin * lin;
-        float *yb = y + bi * cout * lout;
-        fill_bias(b, yb, cout, lout);
-        scatter(xb, w, yb, cin, groups, lin, cout, lout, k, stride, dilation, pad, 1);
-        dg_apply_n(fn, yb, cout * lout);
+    dg_int c, i, j, at, slot;
+    for (c = 0; c < m; ++c) {
+        at = (u0 + c) * stride + phase - span;
+        for (j = 0; j < k; ++j, at += dilation, col += cin_g) {
+            if (at >= 0) {
+                for (i = 0; i < cin_g; ++i)
+                    col[i] = xg[i * lin + at];
+            } else {
+                slot = pos + span + at;
+                if (slot >= span)
+                    slot -= span;
+                for (i = 0; i < cin_g; ++i)
+                    col[i] = rg[i * span + slot];
+            }
+        }
     }
 }
 
 void dg_conv1d_stream(const float *x, const float *w, const float *b, float *y, float *ring, dg_int *pos,
                       float *col, dg_int n, dg_int cin, dg_int lin, dg_int cout, dg_int lout, dg_int k,
-                      dg_int stride, dg_int dilation, dg_int phase, dg_int groups, dg_fn fn)
+                      dg_int stride, dg_int dilation, dg_int phase, dg_int groups, dg_int tile, dg_fn fn)
 {
     dg_int cin_g = cin / groups, cout_g = cout / groups, span = (k - 1) * dilation, taps = cin_g * k;
-    dg_int bi, g, o, i, j, u, c, t, slot;
+    dg_int oldest = span ? *pos : 0; /* pos is NULL when there is no ring */
+    dg_int bi, g, u, m, c, t, next, slot;
+    for (bi = 0; bi < n; ++bi)
+        for (g = 0; g < groups; ++g) {
+            const float *xg = x + (bi * cin + g * cin_g) * lin;
+            const float *rg = ring ? ring + (bi * cin + g * cin_g) * span : NULL;
+            float *yg = y + (bi * cout + g * cout_g) * lout;
+            for (u = 0; u < lout; u += m) {
+                m = lout - u < tile ? lout - u : tile;
+                gather_stream(xg, rg, oldest, col, cin_g, lin, span, k, stride, dilation, phase, u, m);
+                dg_panel_gemm(w + g * cout_g * taps, b ? b + g * cout_g : NULL, col, taps, yg + u, 1, lout, m,
+                              cout_g, taps, fn);
+            }
+        }
+    if (!span)
+        return;
+    /* the block's newest frames (at most span of them) overwrite the oldest kept ones, a frame of every channel
+     * at a time; nothing else moves. The next block's oldest frame is at pos + lin wrapped: one subtraction for a
+     * block no longer than the ring (the common one-frame step), one division per call otherwise. */
+    next = oldest + lin;
+    next = lin > span ? next % span : next >= span ? next - span : next;
+    slot = lin > span ? next : oldest;
+    for (t = lin > span ? lin - span : 0; t < lin; ++t) {
+        for (c = 0; c < n * cin; ++c)
+            ring[c * span + slot] = x[c * lin + t];
+        if (++slot == span)
+            slot = 0;
+    }
+    *pos = next;
+}
+
+/* z = W' x for a group's input frames t0 .. t0+m-1: z[c*rows + o*k + j] is what frame t0+c adds through tap j
+ * to output channel o (rows = cout_g*k). The frames are first laid out as the product's columns. */
+static void contributions(const float *xg, const float *wg, float *col, float *z, dg_int cin_g, dg_int rows,
+                          dg_int lin, dg_int t0, dg_int m)
+{
+    dg_int c, i;
+    if (lin > 1) { /* the frames become columns; one frame (a streamed step) is a column already */
+        for (c = 0; c < m; ++c)
+            for (i = 0; i < cin_g; ++i)
+                col[c * cin_g + i] = xg[i * lin + t0 + c];
+        xg = col;
+    }
+    dg_panel_gemm(wg, NULL, xg, cin_g, z, rows, 1, m, rows, cin_g, DG_NOFN);
+}
+
+/* How many taps j < k land below frame limit: base + j*dilation < limit. One division per input frame, so that
+ * the loops that add the products have plain bounds. */
+static dg_int taps_below(dg_int limit, dg_int base, dg_int dilation, dg_int k)
+{
+    dg_int j = limit > base ? (limit - base + dilation - 1) / dilation : 0;
+    return j < k ? j : k;
+}
+
+/* The taps [j0, j1) of one frame's products zc (cout_g rows of k) added into rows of y (stride ys) at frame
+ * at + j*dilation. */
+static void add_taps(const float *zc, float *y, dg_int ys, dg_int at, dg_int cout_g, dg_int k, dg_int dilation,
+                     dg_int j0, dg_int j1)
+{
+    dg_int o, j;
+    for (o = 0; o < cout_g; ++o, zc += k, y += ys)
+        for (j = j0; j < j1; ++j)
+            y[at + j * dilation] += zc[j];
+}
+
+void dg_conv_transpose1d(const float *x, const float *w, const float *b, float *y, float *col, float *z,
+                         dg_int n, dg_int cin, dg_int lin, dg_int cout, dg_int lout, dg_int k, dg_int stride,
+                         dg_int dilation, dg_int pad, dg_int groups, dg_int tile, dg_fn fn)
+{
+    dg_int cin_g = cin / groups, cout_g = cout / groups, rows = cout_g * k;
+    dg_int bi, g, o, t, t0, m, c, at;
     for (bi = 0; bi < n; ++bi) {
-        const float *xb = x + bi * cin * lin;
-        const float *rb = ring ? ring + bi * cin * span : NULL;
         float *yb = y + bi * cout * lout;
-        for (u = 0; u < lout; ++u) {
-            for (g = 0; g < groups; ++g) {
-                /* the taps output u reads, gathered once for every output channel of the group: frame
-                 * u*stride + phase - span + j*dilation of the block, the ones before it from the ring */
-                for (i = 0; i < cin_g; ++i) {
-                    const float *xi = xb + (g * cin_g + i) * lin;
-                    const float *ri = rb ? rb + (g * cin_g + i) * span : NULL;
-                    dg_int at = u * stride + phase - span;
-                    for (j = 0; j < k; ++j, at += dilation) {
-                        slot = *pos + span + at;
-                        col[i * k + j] = at >= 0 ? xi[at] : ri[slot >= span ? slot - span : slot];
-                    }
-                }
-                for (o = g * cout_g; o < (g + 1) * cout_g; ++o) {
-                    const float *wo = w + o * taps;
-                    float acc = b ? DG_RD(b + o) : 0.0f;
-                    for (j = 0; j < taps; ++j)
-                        acc += DG_RD(wo + j) * col[j];
-                    yb[o * lout + u] = acc;
+        for (o = 0; o < cout; ++o) {
+            float bv = b ? DG_RD(b + o) : 0.0f;
+            for (t = 0; t < lout; ++t)
+                yb[o * lout + t] = bv;
+        }
+        for (g = 0; g < groups; ++g) {
+            const float *xg = x + (bi * cin + g * cin_g) * lin;
+            float *yg = yb + g * cout_g * lout;
+            for (t0 = 0; t0 < lin; t0 += m) {
+                m = lin - t0 < tile ? lin - t0 : tile;
+                contributions(xg, w + g * rows * cin_g, col, z, cin_g, rows, lin, t0, m);
+                /* frame t0+c, tap j lands on output frame at + j*dilation; outside [0, lout) is the crop */
+                for (c = 0; c < m; ++c) {
+                    at = (t0 + c) * stride - pad;
+                    add_taps(z + c * rows, yg, lout, at, cout_g, k, dilation, taps_below(0, at, dilation, k),
+                             taps_below(lout, at, dilation, k));
                 }
             }
         }
         dg_apply_n(fn, yb, cout * lout);
     }
-    if (!span)
-        return;
-    /* the block's newest frames overwrite the oldest kept ones; nothing else moves */
-    for (c = 0; c < n * cin; ++c) {
-        const float *xc = x + c * lin;
-        float *rc = ring + c * span;
-        t = lin > span ? lin - span : 0;
-        slot = (dg_int)(((int64_t)*pos + t) % span);
-        for (; t < lin; ++t) {
-            rc[slot] = xc[t];
-            if (++slot == span)
-                slot = 0;
-        }
-    }
-    *pos = (dg_int)(((int64_t)*pos + lin) % span);
 }
 
 void dg_conv_transpose1d_stream(const float *x, const float *w, const float *b, float *y, float *tail,
-                                float *acc, dg_int n, dg_int cin, dg_int lin, dg_int cout, dg_int k,
-                                dg_int stride, dg_int dilation, dg_int groups, dg_int tail_len, dg_fn fn)
+                                float *col, float *z, dg_int n, dg_int cin, dg_int lin, dg_int cout, dg_int k,
+                                dg_int stride, dg_int dilation, dg_int groups, dg_int tail_len, dg_int tile,
+                                dg_fn fn)
 {
-    dg_int lout = lin * stride, width = lout + tail_len;
-    dg_int bi, o, t;
+    dg_int cin_g = cin / groups, cout_g = cout / groups, rows = cout_g * k, lout = lin * stride;
+    dg_int head = tail_len < lout ? tail_len : lout, keep = tail_len - head;
+    dg_int bi, g, o, t, t0, m, c, at, split;
     for (bi = 0; bi < n; ++bi) {
-        const float *xb = x + bi * cin * lin;
         float *yb = y + bi * cout * lout;
-        float *tb = tail + bi * cout * tail_len;
-        memset(acc, 0, (size_t)(cout * width) * sizeof(float));
-        for (o = 0; o < cout; ++o)
-            memcpy(acc + o * width, tb + o * tail_len, (size_t)tail_len * sizeof(float));
-        scatter(xb, w, acc, cin, groups, lin, cout, width, k, stride, dilation, 0, 0);
-        /* the first lout frames are complete; what reaches past them is the next block's overlap */
+        float *tb = tail ? tail + bi * cout * tail_len : NULL;
+        /* y starts from the bias plus the overlap earlier blocks left on its first frames; the rest of the tail
+         * moves down by one block and the frames it frees start from zero */
         for (o = 0; o < cout; ++o) {
             float bv = b ? DG_RD(b + o) : 0.0f;
-            for (t = 0; t < lout; ++t)
-                yb[o * lout + t] = acc[o * width + t] + bv;
-            memcpy(tb + o * tail_len, acc + o * width + lout, (size_t)tail_len * sizeof(float));
+            float *yo = yb + o * lout;
+            for (t = 0; t < head; ++t)
+                yo[t] = bv + tb[o * tail_len + t];
+            for (; t < lout; ++t)
+                yo[t] = bv;
+            if (keep)
+                memmove(tb + o * tail_len, tb + o * tail_len + head, (size_t)keep * sizeof(float));
+            if (head)
+                memset(tb + o * tail_len + keep, 0, (size_t)head * sizeof(float));
+        }
+        for (g = 0; g < groups; ++g) {
+            const float *xg = x + (bi * cin + g * cin_g) * lin;
+            float *yg = yb + g * cout_g * lout;
+            float *tg = tb ? tb + g * cout_g * tail_len : NULL;
+            for (t0 = 0; t0 < lin; t0 += m) {
+                m = lin - t0 < tile ? lin - t0 : tile;
+                contributions(xg, w + g * rows * cin_g, col, z, cin_g, rows, lin, t0, m);
+                /* frame t0+c, tap j lands on frame at + j*dilation of this block, or of the tail past it */
+                for (c = 0; c < m; ++c) {
+                    at = (t0 + c) * stride;
+                    split = taps_below(lout, at, dilation, k);
+                    add_taps(z + c * rows, yg, lout, at, cout_g, k, dilation, 0, split);
+                    if (split < k)
+                        add_taps(z + c * rows, tg, tail_len, at - lout, cout_g, k, dilation, split, k);
+                }
+            }
         }
         dg_apply_n(fn, yb, cout * lout);
     }

@@ -26,21 +26,3 @@ void dg_matmul(const float *a, const dg_int *a_offsets, const float *b, const dg
         dg_gemm(a + a_offsets[i], k, 1, b + b_offsets[i], n, 1, NULL, 0, 0, y + i * m * n, m, n, k, 1.0f,
                 0.0f, fn);
 }
-
-void dg_dense(const float *x, const float *w, const float *bias, float *y, dg_int rows, dg_int k, dg_int n,
-              dg_fn fn)
-{
-    dg_int r, j, p;
-    for (r = 0; r < rows; ++r) {
-        const float *xr = x + r * k;
-        float *yr = y + r * n;
-        for (j = 0; j < n; ++j) {
-            const float *wj = w + j * k;
-            float acc = bias ? DG_RD(bias + j) : 0.0f;
-            for (p = 0; p < k; ++p)
-                acc += DG_RD(wj + p) * xr[p];
-            yr[j] = acc;
-        }
-        dg_apply_n(fn, yr, n);
-    }
-}

@@ -7,6 +7,11 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Which pointwise functions (DG_F_* below) this build applies: DG_USE_<KIND> 1 for each, DG_USE_TANH say. A generated library
+ * ships its own dietgen/fns.h naming only what its model uses, so dg_map_n compiles no other case and an image
+ * links no libm function the model never calls; the runtime's default enables them all. */
+#include "dietgen/fns.h"
+
 typedef int32_t dg_int;
 
 /* Weights live in flash. On AVR, flash is a separate address space read with pgm_read_*; elsewhere
@@ -32,6 +37,34 @@ static inline float dg_erff(float x)
 #define DG_FLASH
 #define DG_RD(p) (*(p))
 #define DG_RDI(p) (*(p))
+#endif
+
+/* a*b + c in one rounding where the core has a fused multiply-add as fast as a multiply (FP_FAST_FMAF: the
+ * Cortex-M4F/M7/M33 FPU, NEON and AArch64, x86 with FMA enabled), else as two operations. The fused form is no
+ * less accurate: each product-sum rounds once instead of twice, so a dot product of k terms keeps its error bound
+ * (k * 2^-24 * sum |w x|), far inside the models' tolerance of 1e-4 of the output's RMS. It is explicit rather
+ * than left to -ffp-contract, which -std=c99 turns off. Results then differ between cores with and without FMA
+ * by that rounding only. */
+#if defined(FP_FAST_FMAF) || defined(__FP_FAST_FMAF)
+#define DG_FMA(a, b, c) fmaf((a), (b), (c))
+#else
+#define DG_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
+/* C99's restrict, which C++ (Arduino sketches include these headers) spells __restrict__. */
+#if defined(__cplusplus)
+#define DG_RESTRICT __restrict__
+#else
+#define DG_RESTRICT restrict
+#endif
+
+/* Fully unrolls the loop that follows, of a few fixed iterations (a panel's rows and columns), so that its sums
+ * stay in registers; -O2 alone leaves such loops rolled on the Cortex-M. Compilers without the pragma (avr-gcc 5)
+ * get the plain loop. */
+#if (defined(__GNUC__) && __GNUC__ >= 8) || defined(__clang__)
+#define DG_UNROLL _Pragma("GCC unroll 8")
+#else
+#define DG_UNROLL
 #endif
 
 /* Pointwise functions: the unary kernel applies one to a tensor, and producers (conv, matmul, gemm,
@@ -100,6 +133,43 @@ static inline float dg_u2f(uint32_t u)
  * P the degree-4 minimax (Remez) fit of (e^r - 1 - r) / r^2 for relative error (3.1e-9) on |r| <= 0.348; what
  * remains is float rounding. 2^k is built from its exponent bits in two halves, so k = 128 (x just below
  * DG_EXPF_MAX) and k = -126 never leave the normal range. */
+#if defined(__AVX__) || defined(__ARM_NEON) || defined(__ARM_NEON__)
+/* Where there are vector units, the same function without branches, so that a loop applying it (an RNN's gates,
+ * a fused activation) vectorises: k comes from the bits of y + 1.5 * 2^23 (round to nearest) rather than a
+ * float-to-int conversion, and the clamps and edges are chosen by bit masks from quiet comparisons (isgreater...)
+ * rather than by ?: — under the default -ftrapping-math a compiler may not evaluate float arithmetic a branch
+ * would have skipped, and GCC turns no more than one such select per loop into a blend. Same polynomial, same
+ * errors. */
+#define DG_VECTOR_MATH 1
+
+/* mask ? a : b, for a mask of all ones or all zeros (dg_mask). */
+static inline float dg_pick(uint32_t mask, float a, float b)
+{
+    return dg_u2f((dg_f2u(a) & mask) | (dg_f2u(b) & ~mask));
+}
+
+static inline uint32_t dg_mask(int condition)
+{
+    return 0u - (uint32_t)condition;
+}
+
+static inline float dg_expf(float x)
+{
+    uint32_t over = dg_mask(isgreater(x, DG_EXPF_MAX)), under = dg_mask(isless(x, DG_EXPF_MIN));
+    float xc = dg_pick(over, DG_EXPF_MAX, dg_pick(under, DG_EXPF_MIN, x)), y, fk, r, p, e;
+    dg_int k, h;
+    y = xc * 1.44269504088896341f;
+    fk = (y + 12582912.0f) - 12582912.0f;
+    k = (dg_int)(dg_f2u(y + 12582912.0f) - 0x4b400000u);
+    r = (xc - fk * 0.693145751953125f) - fk * 1.42860676533018690e-6f;
+    p = 1.0f + (r + r * r * (0.49999994040f + r * (0.16666519642f + r * (0.041668407619f +
+                                                  r * (0.0083689140156f + r * 0.0013814191334f)))));
+    h = k / 2;
+    e = p * dg_u2f((uint32_t)(h + 127) << 23) * dg_u2f((uint32_t)(k - h + 127) << 23);
+    /* above the range +Inf, below it 0, NaN itself (NaN compares neither greater nor less) */
+    return dg_pick(over, INFINITY, dg_pick(under, 0.0f, dg_pick(dg_mask(x != x), x, e)));
+}
+#else
 static inline float dg_expf(float x)
 {
     float y, fk, r, p;
@@ -117,11 +187,23 @@ static inline float dg_expf(float x)
     h = k / 2;
     return p * dg_u2f((uint32_t)(h + 127) << 23) * dg_u2f((uint32_t)(k - h + 127) << 23);
 }
+#endif
 
 /* tanh on |x|: below 0.55 the odd polynomial |x| + |x|^3 Q(x^2), Q the degree-4 minimax fit of
  * (tanh(x) - x) / x^3 for relative error (1.0e-9), so small signals keep their relative precision; above it
  * 1 - 2 / (e^(2|x|) + 1), which rounds to exactly 1 from |x| = 9.01 on (clamping at 9.5 keeps e^(2|x|) finite
  * and lets NaN through). The sign bit of x is copied last, which keeps -0 and odd symmetry. */
+#if defined(DG_VECTOR_MATH)
+/* Both branches computed and one selected, so that the function vectorises (see dg_expf). */
+static inline float dg_tanhf(float x)
+{
+    float a = fabsf(x), s = a * a, small, large;
+    small = a + a * s * (-0.33333316445f + s * (0.13332585990f + s * (-0.053852308542f +
+                                               s * (0.021071679890f + s * -0.0062742396258f))));
+    large = 1.0f - 2.0f / (dg_expf(2.0f * dg_pick(dg_mask(isgreater(a, 9.5f)), 9.5f, a)) + 1.0f);
+    return dg_u2f(dg_f2u(dg_pick(dg_mask(isless(a, 0.55f)), small, large)) | (dg_f2u(x) & 0x80000000u));
+}
+#else
 static inline float dg_tanhf(float x)
 {
     float a = fabsf(x), t;
@@ -134,11 +216,77 @@ static inline float dg_tanhf(float x)
     }
     return dg_u2f(dg_f2u(t) | (dg_f2u(x) & 0x80000000u));
 }
+#endif
 
 /* 1 / (1 + e^-x): exactly 1 once e^-x is below half an ulp of 1 (x > 16.6), exactly 0 once e^-x overflows. */
 static inline float dg_sigmoidf(float x)
 {
     return 1.0f / (1.0f + dg_expf(-x));
+}
+
+/* ln x: x = 2^e m with m in [sqrt(1/2), sqrt(2)), and ln m = 2 atanh(s) with s = (m - 1) / (m + 1), |s| <= 0.172,
+ * from its odd series up to s^9 (what is left, 2|s|^11/11, is below 4e-10). m - 1 is exact there, so the error is
+ * float rounding: relative error <= 2.4e-7 (tests/test_approx.py). e ln 2 uses the split ln 2 of dg_expf, so a
+ * result near 0 keeps its relative precision. Denormals are scaled into the normal range first; 0 gives -Inf,
+ * a negative x NaN, +Inf and NaN themselves. */
+static inline float dg_logf(float x)
+{
+    uint32_t u;
+    dg_int e = 0;
+    float m, f, s, z, fe;
+    if (!(x > 0.0f))
+        return x == 0.0f ? -INFINITY : NAN;
+    if (x == INFINITY)
+        return x;
+    if (x < 1.17549435e-38f) {
+        x *= 8388608.0f;
+        e = -23;
+    }
+    u = dg_f2u(x);
+    e += (dg_int)(u >> 23) - 127;
+    m = dg_u2f((u & 0x007fffffu) | 0x3f800000u);
+    if (m > 1.41421356f) {
+        m *= 0.5f;
+        ++e;
+    }
+    f = m - 1.0f;
+    s = f / (2.0f + f);
+    z = s * s;
+    fe = (float)e;
+    return fe * 0.693145751953125f + (fe * 1.42860676533018690e-6f + (2.0f * s + s * z * (0.66666667f +
+           z * (0.4f + z * (0.28571429f + z * 0.22222222f)))));
+}
+
+/* a^b as e^(b ln|a|), with IEEE pow's special cases: b = 0 or a = 1 give 1 (even for NaN), a negative needs an
+ * integer b (else NaN) and takes the sign of a^b from b's parity, 0 and Inf powers go to 0 or Inf by b's sign.
+ * b ln|a| is rounded before e^(.) sees it, so the relative error grows with its size: <= 3.6e-7 (1 + |b ln|a||),
+ * measured over a sweep of a for many b (tests/test_approx.py). */
+static inline float dg_powf(float a, float b)
+{
+    float m = fabsf(a), r;
+    int odd = 0;
+    if (b == 0.0f || a == 1.0f)
+        return 1.0f;
+    if (a != a || b != b)
+        return a + b;
+    if (m == 1.0f && fabsf(b) == INFINITY)
+        return 1.0f;
+    if (dg_f2u(a) >> 31) {
+        /* every float of magnitude 2^24 or more is an even integer */
+        if (fabsf(b) < 16777216.0f) {
+            dg_int i = (dg_int)b;
+            if ((float)i != b && m != 0.0f && m != INFINITY)
+                return NAN;
+            odd = (float)i == b && (i & 1);
+        }
+    }
+    if (m == 0.0f)
+        r = b > 0.0f ? 0.0f : INFINITY;
+    else if (m == INFINITY)
+        r = b > 0.0f ? INFINITY : 0.0f;
+    else
+        r = dg_expf(b * dg_logf(m));
+    return odd ? -r : r;
 }
 
 /* y[i] = f(x[i]) for n floats, x == y allowed. The switch runs once per call and each kind gets its own loop,
@@ -148,25 +296,63 @@ static inline void dg_map_n(dg_fn f, const float *x, float *y, dg_int n)
     dg_int i;
 #define DG_MAP(expr) for (i = 0; i < n; ++i) { float v = x[i]; y[i] = (expr); } break
     switch (f.kind) {
+#if DG_USE_RELU
     case DG_F_RELU: DG_MAP(v > 0.0f ? v : 0.0f);
+#endif
+#if DG_USE_LEAKY_RELU
     case DG_F_LEAKY_RELU: DG_MAP(v >= 0.0f ? v : f.alpha * v);
+#endif
+#if DG_USE_ELU
     case DG_F_ELU: DG_MAP(v >= 0.0f ? v : f.alpha * (dg_expf(v) - 1.0f));
+#endif
+#if DG_USE_TANH
     case DG_F_TANH: DG_MAP(dg_tanhf(v));
+#endif
+#if DG_USE_SIGMOID
     case DG_F_SIGMOID: DG_MAP(dg_sigmoidf(v));
+#endif
+#if DG_USE_HARD_SIGMOID
     case DG_F_HARD_SIGMOID: DG_MAP(fmaxf(0.0f, fminf(1.0f, f.alpha * v + f.beta)));
+#endif
+#if DG_USE_SOFTPLUS
     case DG_F_SOFTPLUS: DG_MAP(v > 20.0f ? v : log1pf(dg_expf(v)));
+#endif
+#if DG_USE_CLIP
     case DG_F_CLIP: DG_MAP(v < f.alpha ? f.alpha : (v > f.beta ? f.beta : v));
+#endif
+#if DG_USE_EXP
     case DG_F_EXP: DG_MAP(dg_expf(v));
-    case DG_F_LOG: DG_MAP(logf(v));
+#endif
+#if DG_USE_LOG
+    case DG_F_LOG: DG_MAP(dg_logf(v));
+#endif
+#if DG_USE_SIN
     case DG_F_SIN: DG_MAP(sinf(v));
+#endif
+#if DG_USE_COS
     case DG_F_COS: DG_MAP(cosf(v));
+#endif
+#if DG_USE_SQRT
     case DG_F_SQRT: DG_MAP(sqrtf(v));
+#endif
+#if DG_USE_ABS
     case DG_F_ABS: DG_MAP(fabsf(v));
+#endif
+#if DG_USE_NEG
     case DG_F_NEG: DG_MAP(-v);
+#endif
+#if DG_USE_RECIPROCAL
     case DG_F_RECIPROCAL: DG_MAP(1.0f / v);
+#endif
+#if DG_USE_FLOOR
     case DG_F_FLOOR: DG_MAP(floorf(v));
+#endif
+#if DG_USE_CEIL
     case DG_F_CEIL: DG_MAP(ceilf(v));
+#endif
+#if DG_USE_ERF
     case DG_F_ERF: DG_MAP(erff(v));
+#endif
     default:
         if (x == y)
             break;

@@ -12,9 +12,4 @@ void dg_gemm(const float *a, dg_int sam, dg_int sak, const float *b, dg_int sbk,
 void dg_matmul(const float *a, const dg_int *a_offsets, const float *b, const dg_int *b_offsets, float *y,
                dg_int batches, dg_int m, dg_int n, dg_int k, dg_fn fn);
 
-/* Fully connected layer over the last axis: y(r, n) = w(n, :) . x(r, :) + bias(n), w and bias in flash,
- * bias may be NULL. */
-void dg_dense(const float *x, const float *w, const float *bias, float *y, dg_int rows, dg_int k, dg_int n,
-              dg_fn fn);
-
 #endif

@@ -3,7 +3,7 @@
 #include "tiny_weights.h"
 #include "dietgen/conv.h"
 #include "dietgen/copy.h"
-#include "dietgen/gemm.h"
+#include "dietgen/panel.h"
 
 /* DG_ARENA_SECTION names the linker section of the RAM bank that holds the static arena and state when the
  * board's default bank has no room for them (-DDG_ARENA_SECTION=.dmabuffers is Teensy 4's DMAMEM, RAM2); unset,
@@ -43,9 +43,9 @@ void tiny_step(const float *in, float *out)
 {
     float *const A = DG_ARENA;
     /* conv: Conv -> (1, 4, 8) */
-    dg_conv1d(in, tiny_w_conv_weight, tiny_w_conv_bias, A, 1, 2, 8, 4, 8, 2, 1, 2, 2, 1, DG_FN(DG_F_RELU, 0.0f, 0.0f));
+    dg_conv1d(in, tiny_w_conv_weight_conv_g1, tiny_w_conv_bias, (A + 32), A, 1, 2, 8, 4, 8, 2, 1, 2, 2, 1, 8, DG_FN(DG_F_RELU, 0.0f, 0.0f));
     /* to_frames: Transpose -> (1, 8, 4) */
-    dg_copy_nd(A, (A + 32), 2, dg_t0, dg_t1, dg_t2);
+    dg_copy_nd((A + 32), A, 2, dg_t0, dg_t1, dg_t2);
     /* fc: Dense -> (1, 8, 3) */
-    dg_dense((A + 32), tiny_w_fc_folded_weight, tiny_w_fc_folded_bias, out, 8, 4, 3, DG_FN(DG_F_TANH, 0.0f, 0.0f));
+    dg_panel_gemm(tiny_w_fc_folded_weight_panels, tiny_w_fc_folded_bias, A, 4, out, 3, 1, 8, 3, 4, DG_FN(DG_F_TANH, 0.0f, 0.0f));
 }

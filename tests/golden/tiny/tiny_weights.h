@@ -4,9 +4,9 @@
 
 #include "dietgen/common.h"
 
-extern const float tiny_w_conv_weight[16];
 extern const float tiny_w_conv_bias[4];
-extern const float tiny_w_fc_folded_weight[12];
 extern const float tiny_w_fc_folded_bias[3];
+extern const float tiny_w_conv_weight_conv_g1[16];
+extern const float tiny_w_fc_folded_weight_panels[12];
 
 #endif

@@ -1,0 +1,38 @@
+/* dietgen runtime: a weight matrix packed at export time times vectors held in RAM (dense layers, convolution
+ * taps, recurrent gates). Every multiply-accumulate of a model with weights runs here. */
+#ifndef DG_PANEL_H
+#define DG_PANEL_H
+#include "dietgen/common.h"
+
+/* Packing (dietgen.ops.common.pack_panels, at export): the rows of W (n x k) go in panels of DG_NR rows
+ * interleaved by column, w[g*DG_NR*k + p*DG_NR + r] = W[g*DG_NR + r][p]; the last n % DG_NR rows follow as they
+ * are, row-major. Same size as W. The kernel then streams the weights once, in order, and keeps DG_NR sums in
+ * registers while it reads each x value once per panel instead of once per row. */
+#define DG_NR 8
+
+/* Columns of x that share one pass over a panel's weights: each column is an independent chain of
+ * multiply-adds, so several hide the FMA latency, and each weight loaded serves them all. Bounded by the
+ * registers: DG_MR * DG_NR sums, plus a panel row of weights. */
+#if defined(__AVX__) || defined(__ARM_NEON) || defined(__ARM_NEON__)
+#define DG_MR 4
+#else
+#define DG_MR 2
+#endif
+
+/* A port for the core the code is compiled for, picked by the compiler's own predefined macros (so by the board's
+ * -mcpu/-mfpu flags), replaces the two inner loops of dg_panel_gemm: it defines DG_PORT_PANEL and
+ *   static void dg_port_panel_mr(const float *w, const float *x, dg_int xs, dg_int k, float acc[DG_MR][DG_NR]);
+ *   static void dg_port_panel_1(const float *w, const float *x, dg_int k, float acc[DG_NR]);
+ * which set acc to one panel (DG_NR rows of W, packed) times DG_MR columns of x (x(c, p) = x[c*xs + p]), resp.
+ * one column. -DDG_NO_PORT keeps the portable C (the reference the ports are tested against). */
+#if !defined(DG_NO_PORT)
+#include "dietgen/ports.h"
+#endif
+
+/* y(c, j) = bias[j] + sum_p W[j][p] x(c, p), then fn, for columns c < m and rows j < n, where
+ * x(c, p) = x[c*xs + p] and y(c, j) = y[c*ycs + j*yjs]. W is packed as above; W and bias (NULL: zero) are in
+ * flash; y may not overlap x. */
+void dg_panel_gemm(const float *w, const float *bias, const float *x, dg_int xs, float *y, dg_int ycs,
+                   dg_int yjs, dg_int m, dg_int n, dg_int k, dg_fn fn);
+
+#endif

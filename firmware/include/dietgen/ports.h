@@ -1,0 +1,17 @@
+/* dietgen runtime: which port of the panel loops (panel.h) the compiler builds, from its own predefined macros,
+ * so from the board's -mcpu/-mfpu/-mfloat-abi flags:
+ * - NEON (Raspberry Pi 64-bit and 32-bit armhf): ports/neon.h.
+ * - Cortex-M4F, M7, M33 (ARMv7E-M, ARMv8-M Mainline) with a single-precision FPU that has VFMA, under the hard
+ *   or softfp float ABI: ports/cortexm.h. Soft-float builds (no __ARM_FP) have no FPU registers to use.
+ * - Anything else (AVR, Cortex-M0+/M3, x86, soft-float ARM): the portable C of panel.c. */
+#ifndef DG_PORTS_H
+#define DG_PORTS_H
+
+#if defined(__ARM_NEON) || defined(__ARM_NEON__)
+#include "dietgen/ports/neon.h"
+#elif (defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__)) && defined(__ARM_FP) && ((__ARM_FP) & 4) && \
+    defined(__ARM_FEATURE_FMA)
+#include "dietgen/ports/cortexm.h"
+#endif
+
+#endif

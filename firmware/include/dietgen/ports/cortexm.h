@@ -1,0 +1,119 @@
+/* dietgen runtime: the panel loops (panel.h) for the Cortex-M4F, M7 and M33 single-precision FPU.
+ *
+ * Why assembly: the FPU has 32 single registers, enough for a whole register block, but from the portable C GCC
+ * loads every weight with its own single-register load next to its VFMA, plus address and loop updates: 2.3
+ * instructions per MAC for one column, 1.8 for two. Here a panel row of 8 weights comes in with one VLDMIA, x values 4 at a time with another, and
+ * every MAC is one VFMA into a sum that stays in a register for the whole pass; the loop is unrolled over 4
+ * taps, so branch and counter cost 2 instructions per 4 taps.
+ * - One column (the one-frame streaming step): sums s0-s7, weight rows alternately in s8-s15 and s16-s23 (the
+ *   next row loads while the previous one is multiplied), 4 x values in s24-s27. 39 instructions per 4 taps
+ *   (32 MACs): 1.22 per MAC.
+ * - DG_MR = 2 columns: sums s0-s7 and s8-s15, the weight row in s16-s23, 4 taps of each column in s24-s27 and
+ *   s28-s31, all 32 registers. 72 instructions per 4 taps (64 MACs): 1.13 per MAC.
+ * Each sum gets one VFMA in 8 (or 16), so the FMA latency never holds up the next one. VFMA rounds once (as
+ * DG_FMA does in the portable C); the sums run in tap order, so results differ from the portable C (which sums
+ * even and odd taps apart) by rounding only.
+ * Measured (QEMU instruction counts, the same on the M4F, M7 and M33 to 1 %; tests/test_kernels.py):
+ *   per MAC added by a tap (n = 24, k 17 -> 64): one column 1.21, 2 columns 1.12 (portable C 2.28, 1.81);
+ *   whole dg_panel_gemm call, n = 24, k = 64: 1.74 and 1.54 (portable C 3.29, 2.36);
+ *                             n = 64, k = 256: 1.33 and 1.22 (portable C 2.59, 1.94).
+ * The difference is panel.c's stores (bias, activation, strided y) and call set-up, which the port leaves alone.
+ * s16-s31 are callee-saved: GCC saves those the asm clobbers (one VPUSH and one VPOP per dg_panel_gemm call). */
+#ifndef DG_PORT_CORTEXM_H
+#define DG_PORT_CORTEXM_H
+
+#define DG_PORT_PANEL
+
+#if DG_MR != 2
+#error "the Cortex-M panel port is written for DG_MR == 2 (panel.h)"
+#endif
+
+#define DG_CM_FMA(a, w, x) "vfma.f32 s" #a ", s" #w ", s" #x "\n\t"
+/* s0-s7 += s8-s15 * sx */
+#define DG_CM_ROW_0_8(x) DG_CM_FMA(0, 8, x) DG_CM_FMA(1, 9, x) DG_CM_FMA(2, 10, x) DG_CM_FMA(3, 11, x) \
+    DG_CM_FMA(4, 12, x) DG_CM_FMA(5, 13, x) DG_CM_FMA(6, 14, x) DG_CM_FMA(7, 15, x)
+/* s0-s7 += s16-s23 * sx */
+#define DG_CM_ROW_0_16(x) DG_CM_FMA(0, 16, x) DG_CM_FMA(1, 17, x) DG_CM_FMA(2, 18, x) DG_CM_FMA(3, 19, x) \
+    DG_CM_FMA(4, 20, x) DG_CM_FMA(5, 21, x) DG_CM_FMA(6, 22, x) DG_CM_FMA(7, 23, x)
+/* s8-s15 += s16-s23 * sx */
+#define DG_CM_ROW_8_16(x) DG_CM_FMA(8, 16, x) DG_CM_FMA(9, 17, x) DG_CM_FMA(10, 18, x) DG_CM_FMA(11, 19, x) \
+    DG_CM_FMA(12, 20, x) DG_CM_FMA(13, 21, x) DG_CM_FMA(14, 22, x) DG_CM_FMA(15, 23, x)
+/* Both columns of the DG_MR pass, tap t of 4: column 0's x in s24+t, column 1's in s28+t. */
+#define DG_CM_TAP2(x0, x1) "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(x0) DG_CM_ROW_8_16(x1)
+
+static inline void dg_port_panel_mr(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int xs, dg_int k,
+                                    float acc[DG_MR][DG_NR])
+{
+    const float *x1 = x + xs;
+    dg_int quads = k >> 2, rest = k & 3;
+    __asm__ __volatile__(
+        "vmov s0, s1, %[z], %[z]\n\t" "vmov s2, s3, %[z], %[z]\n\t"
+        "vmov s4, s5, %[z], %[z]\n\t" "vmov s6, s7, %[z], %[z]\n\t"
+        "vmov s8, s9, %[z], %[z]\n\t" "vmov s10, s11, %[z], %[z]\n\t"
+        "vmov s12, s13, %[z], %[z]\n\t" "vmov s14, s15, %[z], %[z]\n\t"
+        "cmp %[q], #0\n\t"
+        "beq 2f\n"
+        "1:\n\t"
+        "vldmia %[x0]!, {s24-s27}\n\t"
+        "vldmia %[x1]!, {s28-s31}\n\t"
+        DG_CM_TAP2(24, 28) DG_CM_TAP2(25, 29) DG_CM_TAP2(26, 30) DG_CM_TAP2(27, 31)
+        "subs %[q], %[q], #1\n\t"
+        "bne 1b\n"
+        "2:\n\t"
+        "cmp %[r], #0\n\t"
+        "beq 4f\n"
+        "3:\n\t"
+        "vldmia %[x0]!, {s24}\n\t"
+        "vldmia %[x1]!, {s28}\n\t"
+        DG_CM_TAP2(24, 28)
+        "subs %[r], %[r], #1\n\t"
+        "bne 3b\n"
+        "4:\n\t"
+        "vstmia %[acc], {s0-s15}"
+        : [w] "+r"(w), [x0] "+r"(x), [x1] "+r"(x1), [q] "+r"(quads), [r] "+r"(rest)
+        : [z] "r"(0), [acc] "r"(acc)
+        : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
+          "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30",
+          "s31", "cc", "memory");
+}
+
+static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int k,
+                                   float acc[DG_NR])
+{
+    dg_int quads = k >> 2, rest = k & 3;
+    __asm__ __volatile__(
+        "vmov s0, s1, %[z], %[z]\n\t" "vmov s2, s3, %[z], %[z]\n\t"
+        "vmov s4, s5, %[z], %[z]\n\t" "vmov s6, s7, %[z], %[z]\n\t"
+        "cmp %[q], #0\n\t"
+        "beq 2f\n"
+        "1:\n\t"
+        "vldmia %[x]!, {s24-s27}\n\t"
+        "vldmia %[w]!, {s8-s15}\n\t" DG_CM_ROW_0_8(24)
+        "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(25)
+        "vldmia %[w]!, {s8-s15}\n\t" DG_CM_ROW_0_8(26)
+        "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(27)
+        "subs %[q], %[q], #1\n\t"
+        "bne 1b\n"
+        "2:\n\t"
+        "cmp %[r], #0\n\t"
+        "beq 4f\n"
+        "3:\n\t"
+        "vldmia %[x]!, {s24}\n\t"
+        "vldmia %[w]!, {s8-s15}\n\t" DG_CM_ROW_0_8(24)
+        "subs %[r], %[r], #1\n\t"
+        "bne 3b\n"
+        "4:\n\t"
+        "vstmia %[acc], {s0-s7}"
+        : [w] "+r"(w), [x] "+r"(x), [q] "+r"(quads), [r] "+r"(rest)
+        : [z] "r"(0), [acc] "r"(acc)
+        : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
+          "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
+}
+
+#undef DG_CM_TAP2
+#undef DG_CM_ROW_8_16
+#undef DG_CM_ROW_0_16
+#undef DG_CM_ROW_0_8
+#undef DG_CM_FMA
+
+#endif

@@ -1,0 +1,126 @@
+#include "dietgen/panel.h"
+
+/* Fixed-size loops over DG_NR and DG_MR: the compiler unrolls them, keeps the sums in registers and, where
+ * there are vector units, maps a panel row onto them. */
+
+/* fn over a panel's sums, out of line: only activated layers pay for its code at each call site. */
+static void apply(dg_fn fn, float *v, dg_int rows)
+{
+    dg_map_n(fn, v, v, rows);
+}
+
+/* acc (rows sums) + bias (flash, NULL: none), then fn, stored at y with stride yjs; contiguous rows (a dense
+ * layer's outputs) get a loop the compiler can vectorise. Inline, and acc's address never leaves this file's
+ * inlined code (apply gets a copy), so the sums stay in registers. */
+static inline void store(float *acc, const float *bias, float *y, dg_int yjs, dg_int rows, dg_fn fn)
+{
+    dg_int r;
+    if (bias)
+        for (r = 0; r < rows; ++r)
+            acc[r] += DG_RD(bias + r);
+    if (fn.kind != DG_F_NONE) {
+        float v[DG_NR];
+        for (r = 0; r < rows; ++r)
+            v[r] = acc[r];
+        apply(fn, v, rows);
+        for (r = 0; r < rows; ++r)
+            acc[r] = v[r];
+    }
+    if (yjs == 1)
+        for (r = 0; r < rows; ++r)
+            y[r] = acc[r];
+    else
+        for (r = 0; r < rows; ++r)
+            y[r * yjs] = acc[r];
+}
+
+#if defined(DG_PORT_PANEL)
+#define panel_mr dg_port_panel_mr
+#define panel_1 dg_port_panel_1
+#else
+/* DG_MR columns against one panel. The sums live in a local array that only its last loop copies out: an array
+ * whose address reaches other code would be kept in memory, a load and a store around every multiply-add. */
+static void panel_mr(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int xs, dg_int k,
+                     float acc[DG_MR][DG_NR])
+{
+    float sum[DG_MR][DG_NR];
+    dg_int p, c, r;
+    for (c = 0; c < DG_MR; ++c)
+        for (r = 0; r < DG_NR; ++r)
+            sum[c][r] = 0.0f;
+    for (p = 0; p < k; ++p, w += DG_NR) {
+        DG_UNROLL
+        for (c = 0; c < DG_MR; ++c) {
+            float xv = x[c * xs + p];
+            DG_UNROLL
+            for (r = 0; r < DG_NR; ++r)
+                sum[c][r] = DG_FMA(DG_RD(w + r), xv, sum[c][r]);
+        }
+    }
+    for (c = 0; c < DG_MR; ++c)
+        for (r = 0; r < DG_NR; ++r)
+            acc[c][r] = sum[c][r];
+}
+
+/* One column against one panel: even and odd taps sum apart, two chains instead of one. */
+static void panel_1(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int k, float acc[DG_NR])
+{
+    float odd[DG_NR];
+    dg_int p, r;
+    for (r = 0; r < DG_NR; ++r)
+        acc[r] = odd[r] = 0.0f;
+    for (p = 0; p + 1 < k; p += 2, w += 2 * DG_NR) {
+        float x0 = x[p], x1 = x[p + 1];
+        DG_UNROLL
+        for (r = 0; r < DG_NR; ++r) {
+            acc[r] = DG_FMA(DG_RD(w + r), x0, acc[r]);
+            odd[r] = DG_FMA(DG_RD(w + DG_NR + r), x1, odd[r]);
+        }
+    }
+    if (p < k)
+        for (r = 0; r < DG_NR; ++r)
+            acc[r] = DG_FMA(DG_RD(w + r), x[p], acc[r]);
+    for (r = 0; r < DG_NR; ++r)
+        acc[r] += odd[r];
+}
+
+#endif
+
+/* One unpacked row against one column, two chains. */
+static float row_dot(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int k)
+{
+    float even = 0.0f, odd = 0.0f;
+    dg_int p;
+    for (p = 0; p + 1 < k; p += 2) {
+        even = DG_FMA(DG_RD(w + p), x[p], even);
+        odd = DG_FMA(DG_RD(w + p + 1), x[p + 1], odd);
+    }
+    if (p < k)
+        even = DG_FMA(DG_RD(w + p), x[p], even);
+    return even + odd;
+}
+
+void dg_panel_gemm(const float *w, const float *bias, const float *x, dg_int xs, float *y, dg_int ycs,
+                   dg_int yjs, dg_int m, dg_int n, dg_int k, dg_fn fn)
+{
+    float acc[DG_MR][DG_NR];
+    dg_int j, c, i;
+    for (j = 0; j + DG_NR <= n; j += DG_NR, w += DG_NR * k) {
+        const float *bj = bias ? bias + j : NULL;
+        for (c = 0; c + DG_MR <= m; c += DG_MR) {
+            panel_mr(w, x + c * xs, xs, k, acc);
+            for (i = 0; i < DG_MR; ++i)
+                store(acc[i], bj, y + (c + i) * ycs + j * yjs, yjs, DG_NR, fn);
+        }
+        for (; c < m; ++c) {
+            panel_1(w, x + c * xs, k, acc[0]);
+            store(acc[0], bj, y + c * ycs + j * yjs, yjs, DG_NR, fn);
+        }
+    }
+    /* the rows after the last full panel, unpacked: one dot product each */
+    for (c = 0; j < n && c < m; ++c) {
+        for (i = 0; i < n - j; ++i)
+            acc[0][i] = row_dot(w + i * k, x + c * xs, k);
+        store(acc[0], bias ? bias + j : NULL, y + c * ycs + j * yjs, yjs, n - j, fn);
+    }
+}

@@ -1,0 +1,258 @@
+"""Kernel variants against numpy and against the portable reference path: dg_panel_gemm (firmware/src/panel.c)
+with its port for the core (firmware/include/dietgen/ports.h) and with -DDG_NO_PORT, over shapes that leave
+every blocking remainder (rows past the last 8-row panel, columns past the last DG_MR block, taps past the last
+unrolled group), with and without bias, both output layouts, with a fused activation; on the host under
+AddressSanitizer and UBSan and on every emulated core.
+
+The library under test is firmware/harness/panel_test.c: one case per step, described by the input block, so the
+ordinary harnesses and emulator runners drive it, and the emulators count each case's instructions."""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dietgen.boards import get_board
+from dietgen.ops.common import pack_panels
+from dietgen.resources import firmware
+from dietgen.toolchain.cross import build_elf, cross_available, family
+from dietgen.toolchain.emulate import run_elf
+from dietgen.toolchain.host import STRICT, build_harness, run_harness
+from test_emulators import TARGETS
+
+NS = (1, 3, 5, 8, 9, 17, 24)   # rows: panels of 8 and the row-by-row tail
+KS = (1, 2, 3, 17, 64)         # taps: the ports unroll 4 at a time
+MS = (1, 2, 3, 5, 9)           # columns: blocks of DG_MR (2 or 4) and single columns
+HEADER = 8                     # n, k, m, xs, ycs, yjs, bias, tanh ahead of x in an input block
+NAME = "panel_test"
+# Cores with a port, by board (the others build the portable C either way).
+PORTED = {"nano33ble", "teensy41", "rpipico2", "rpi4", "rpizero2w"}
+# The Uno's 2 KB of RAM hold one input and one output block: its cases keep x and y this small (floats).
+AVR_MAX_X, AVR_MAX_Y = 200, 120
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    n: int
+    k: int
+    m: int
+    bias: bool
+    channels_first: bool    # y[j*m + c] (channels by frames, as a convolution writes) and x columns k + 2 apart;
+                            # else y[c*n + j] and x columns back to back
+    tanh: bool
+
+    @property
+    def xs(self) -> int:
+        return self.k + 2 if self.channels_first else self.k
+
+    @property
+    def strides(self) -> tuple[int, int]:
+        return (1, self.m) if self.channels_first else (self.n, 1)
+
+    @property
+    def x_len(self) -> int:
+        return (self.m - 1) * self.xs + self.k
+
+    @property
+    def macs(self) -> int:
+        return self.n * self.k * self.m
+
+
+ALL_CASES = [Case(*c) for c in itertools.product(NS, KS, MS, (False, True), (False, True), (False, True))]
+
+
+def cases_for(board: str | None) -> list[Case]:
+    if board is not None and family(get_board(board)) == "avr":
+        return [c for c in ALL_CASES if c.x_len <= AVR_MAX_X and c.m * c.n <= AVR_MAX_Y]
+    return ALL_CASES
+
+
+class Suite:
+    """The cases' data and the library that runs them, written to a folder."""
+
+    def __init__(self, cases: list[Case], seed: int = 12):
+        rng = np.random.default_rng(seed)
+        self.cases = cases
+        self.in_size = HEADER + max(c.x_len for c in cases)
+        self.out_size = max(c.m * c.n for c in cases)
+        self.w = rng.uniform(-1, 1, max(c.n * c.k for c in cases)).astype(np.float32)
+        self.b = rng.uniform(-1, 1, max(c.n for c in cases)).astype(np.float32)
+        self.blocks = np.zeros((len(cases), self.in_size), np.float32)
+        for row, c in zip(self.blocks, cases):
+            row[:HEADER] = (c.n, c.k, c.m, c.xs, *c.strides, c.bias, c.tanh)
+            row[self.in_size - c.x_len:] = rng.uniform(-1, 1, c.x_len)
+
+    def write(self, folder: Path) -> Path:
+        src = folder / "src"
+        shutil.copytree(firmware() / "include" / "dietgen", src / "dietgen")
+        shutil.copy(firmware() / "src" / "panel.c", src / "dietgen")
+        shutil.copy(firmware() / "harness" / "panel_test.c", src)
+        sizes = {"IN": self.in_size, "OUT": self.out_size, "W": self.w.size, "B": self.b.size}
+        (src / "panel_test.h").write_text(
+            "#ifndef PANEL_TEST_H\n#define PANEL_TEST_H\n"
+            + "".join(f"#define PANEL_TEST_{k}_SIZE {v}\n" for k, v in sizes.items())
+            + "void panel_test_init(void);\nvoid panel_test_step(const float *in, float *out);\n#endif\n")
+        (src / "panel_test_weights.c").write_text(
+            '#include "panel_test.h"\n#include "dietgen/common.h"\n'
+            + _array("panel_test_w", self.w) + _array("panel_test_b", self.b))
+        return src
+
+    def operands(self, i: int):
+        """Case i as numpy arrays: W (n, k), bias (n,) or zeros, X (m, k)."""
+        c, row = self.cases[i], self.blocks[i]
+        order = pack_panels(np.arange(c.n * c.k, dtype=np.float32).reshape(c.n, c.k)).astype(np.int64)
+        w = np.empty(c.n * c.k, np.float32)
+        w[order] = self.w[self.w.size - c.n * c.k:]
+        x = row[self.in_size - c.x_len:]
+        xm = np.stack([x[j * c.xs:j * c.xs + c.k] for j in range(c.m)])
+        bias = self.b[self.b.size - c.n:] if c.bias else np.zeros(c.n, np.float32)
+        return w.reshape(c.n, c.k), bias, xm
+
+    def y(self, i: int, out_row: np.ndarray) -> np.ndarray:
+        """Case i's y (m, n) from its output block; the rest of the block must be untouched (NaN)."""
+        c = self.cases[i]
+        assert np.isnan(out_row[:self.out_size - c.m * c.n]).all(), f"{c}: wrote outside y"
+        y = out_row[self.out_size - c.m * c.n:]
+        ycs, yjs = c.strides
+        return np.array([[y[col * ycs + j * yjs] for j in range(c.n)] for col in range(c.m)], np.float32)
+
+
+def _array(name: str, values: np.ndarray) -> str:
+    body = ",\n".join(", ".join(f"{v:.8e}f" for v in values[i:i + 8]) for i in range(0, values.size, 8))
+    return f"const float {name}[{values.size}] DG_FLASH = {{\n{body}}};\n"
+
+
+def tolerance(suite: Suite, i: int) -> tuple[np.ndarray, np.ndarray]:
+    """(exact y in float64, allowed error) for case i. A float sum of k products plus a bias, in any order and
+    with or without fused multiply-adds, is within gamma_(k+1) ~ (k+1) * 2^-24 of the sum of the terms'
+    magnitudes (Higham, Accuracy and Stability of Numerical Algorithms, 3.1); (k+2) * 2^-24 of that is the bound
+    used, relative to the sums' magnitude as it should be. tanh is 1-Lipschitz, so it passes the error through,
+    and adds its own (dg_tanhf: 1.2e-7 absolute, common.h) plus the rounding of its result."""
+    c = suite.cases[i]
+    w, bias, x = (a.astype(np.float64) for a in suite.operands(i))
+    s = x @ w.T + bias
+    err = (c.k + 2) * 2.0 ** -24 * (np.abs(x) @ np.abs(w).T + np.abs(bias))
+    if c.tanh:
+        return np.tanh(s), err + 2.4e-7
+    return s, err
+
+
+def check(suite: Suite, outputs: np.ndarray, reference: np.ndarray, where: str) -> None:
+    """Each output against numpy, and the port's against the portable C's (each within the bound of the exact
+    result, so within twice it of each other)."""
+    for i, c in enumerate(suite.cases):
+        exact, err = tolerance(suite, i)
+        y, ref = suite.y(i, outputs[i]), suite.y(i, reference[i])
+        for got, what in ((y, "port"), (ref, "portable C")):
+            bad = ~(np.abs(got - exact) <= err)
+            assert not bad.any(), f"{where} {what} {c}: max error {np.nanmax(np.abs(got - exact) - err):.3g} " \
+                                  f"over the bound at {np.argwhere(bad)[0]}"
+        assert (np.abs(y - ref) <= 2 * err).all(), f"{where} {c}: port and portable C differ beyond the bound"
+
+
+def test_pack_layout_matches_panel_h():
+    """The unpacking the tests rely on inverts pack_panels: panels of 8 rows interleaved by tap, then the
+    remaining rows row-major (panel.h)."""
+    w = np.arange(10 * 3, dtype=np.float32).reshape(10, 3)
+    packed = pack_panels(w)
+    assert packed[:24].tolist() == [w[r, p] for p in range(3) for r in range(8)]
+    assert packed[24:].tolist() == w[8:].reshape(-1).tolist()
+
+
+def test_host_sanitized(tmp_path):
+    suite = Suite(ALL_CASES)
+    src = suite.write(tmp_path)
+    runs = {}
+    for label, extra in (("port", ()), ("reference", ("-DDG_NO_PORT",))):
+        exe = build_harness(src, NAME, tmp_path / f"{label}.exe", sanitize=True, extra=extra)
+        runs[label] = run_harness(exe, suite.blocks, suite.out_size)
+    check(suite, runs["port"], runs["reference"], "host")
+
+
+def _board_run(suite: Suite, src: Path, board_id: str, out: Path, no_port: bool):
+    board = get_board(board_id)
+    if no_port:
+        board = dataclasses.replace(board, toolchain=dataclasses.replace(
+            board.toolchain, cflags=(*board.toolchain.cflags, "-DDG_NO_PORT")))
+    elf = build_elf(src, NAME, board, out, "verify")
+    return run_elf(elf, board, NAME, suite.blocks, suite.out_size)
+
+
+@pytest.mark.parametrize("board", TARGETS)
+def test_emulated_core(board, tmp_path, record_property):
+    if not cross_available(get_board(board)):
+        pytest.skip(f"no cross compiler for {board}")
+    suite = Suite(cases_for(board))
+    src = suite.write(tmp_path)
+    port = _board_run(suite, src, board, tmp_path / "port", no_port=False)
+    reference = _board_run(suite, src, board, tmp_path / "reference", no_port=True)
+    check(suite, port.outputs, reference.outputs, board)
+    assert len(port.steps) == len(suite.cases)
+    if board in PORTED and port.unit == "instructions":
+        # Counts are deterministic: the port must be in use and beat the portable C, for one column and for
+        # blocks of columns (DG_MR = 2 on the Cortex-M, 4 with NEON: m = 5 is one block and one column). What a
+        # tap costs is the count's growth from k = 17 to k = 64 (3 panels, no bias, no activation); what a call
+        # costs on top (stores, set-up) is panel.c's, whatever the port.
+        cortex_m = family(get_board(board)) == "cortex-m"
+        for m in (1, 2 if cortex_m else 5):
+            ours, theirs = (per_mac_growth(suite, run, n=24, m=m) for run in (port, reference))
+            record_property(f"instructions_per_mac_m{m}", f"{ours:.3f} (portable C {theirs:.3f})")
+            assert ours < theirs, f"{board} m={m}: port {ours:.2f} instructions per MAC, portable C {theirs:.2f}"
+            if cortex_m:
+                assert ours < 1.3, f"{board} m={m}: {ours:.2f} instructions per MAC"
+
+
+def per_mac_growth(suite: Suite, run, n: int, m: int, k0: int = 17, k1: int = 64) -> float:
+    """Instructions per MAC that dg_panel_gemm's count grows by from k0 to k1 taps (the last segment of a step is
+    the dg_panel_gemm call)."""
+    index = {c: i for i, c in enumerate(suite.cases)}
+    counts = [run.steps[index[Case(n, k, m, False, False, False)]].calls[-1] for k in (k0, k1)]
+    return (counts[1] - counts[0]) / (n * (k1 - k0) * m)
+
+
+# With USE_PORT, calls both port functions, so that their code (inline assembly included) is generated and
+# assembled.
+PROBE = """#include "dietgen/panel.h"
+#if defined(DG_PORT_PANEL) != EXPECT_PORT
+#error "wrong port choice"
+#endif
+#if USE_PORT
+void dg_probe(const float *w, const float *x, float *acc1, float (*acc)[DG_NR]);
+void dg_probe(const float *w, const float *x, float *acc1, float (*acc)[DG_NR])
+{
+    dg_port_panel_mr(w, x, 7, 7, acc);
+    dg_port_panel_1(w, x, 7, acc1);
+}
+#endif
+"""
+
+
+@pytest.mark.parametrize("board", sorted(set(TARGETS) | {"host"}))
+def test_port_choice(board, tmp_path):
+    """ports.h picks the port from the compiler's predefined macros alone: a port where the board has one, the
+    portable C elsewhere. The port compiles warning-free in C99 and in C++ (Arduino sketches include the
+    headers), and panel.h stays warning-free where nothing calls the port's functions."""
+    source = tmp_path / "probe.c"
+    source.write_text(PROBE)
+    expected = board in PORTED or (board == "host" and platform.machine() in ("aarch64", "arm64"))
+    flags = [f"-I{firmware() / 'include'}"]
+    if board == "host":
+        compilers = ["cc"]
+    else:
+        b = get_board(board)
+        if not cross_available(b):
+            pytest.skip(f"no cross compiler for {board}")
+        flags += b.toolchain.cflags
+        compilers = [b.toolchain.cc] + [cxx for cxx in [b.toolchain.cc[:-3] + "g++"] if shutil.which(cxx)]
+    for cc, use in itertools.product(compilers, sorted({expected, False})):
+        lang = ["-x", "c++", "-std=c++11"] if cc.endswith("++") else [STRICT[0]]
+        result = subprocess.run([cc, *lang, *STRICT[1:], "-O2", *flags, f"-DEXPECT_PORT={int(expected)}",
+                                 f"-DUSE_PORT={int(use)}", "-c", str(source), "-o", str(tmp_path / "probe.o")],
+                                capture_output=True, text=True)
+        assert result.returncode == 0 and not result.stderr, f"{cc}: {result.stderr}"
