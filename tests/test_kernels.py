@@ -175,6 +175,83 @@ def test_host_sanitized(tmp_path):
     check(suite, runs["port"], runs["reference"], "host")
 
 
+# The x86-64 port (ports/x86.h) in each of its builds, by the flags that select it: the host tests above build
+# without -march, so the portable C.
+X86_BUILDS = {"avx2": ("-mavx2", "-mfma"), "avx512": ("-mavx512f", "-mavx2", "-mfma")}
+# Taps past the AVX-512 loop's groups of 4 (k % 4 = 1, 2, 3 after at least one group) and long sums.
+X86_KS = (1, 2, 3, 5, 6, 7, 17, 64, 130)
+
+
+def x86_support(build: str) -> str | None:
+    """Why this host cannot run the ``build`` port (None: it can)."""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return "not an x86-64 host"
+    flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("flags")), []) if Path("/proc/cpuinfo").exists() else []
+    missing = [f for f in ("avx2", "fma", *(("avx512f",) if build == "avx512" else ())) if f not in flags]
+    return f"this CPU lacks {', '.join(missing)}" if missing else None
+
+
+@pytest.mark.parametrize("build", sorted(X86_BUILDS))
+def test_host_x86_port_sanitized(build, tmp_path):
+    """The x86 port against numpy and the portable C built with the same flags, under the sanitizers, over
+    shapes that leave every remainder of its loops."""
+    if (why := x86_support(build)) is not None:
+        pytest.skip(why)
+    suite = Suite([Case(*c) for c in itertools.product(NS, X86_KS, MS, (False, True), (False, True),
+                                                       (False, True))])
+    src = suite.write(tmp_path)
+    runs = {}
+    for label, extra in (("port", X86_BUILDS[build]), ("reference", (*X86_BUILDS[build], "-DDG_NO_PORT"))):
+        exe = build_harness(src, NAME, tmp_path / f"{label}.exe", sanitize=True, extra=extra)
+        runs[label] = run_harness(exe, suite.blocks, suite.out_size)
+    check(suite, runs["port"], runs["reference"], f"host {build}")
+
+
+# Over 128 KB of x (X_BLOCK in panel.c), dg_panel_gemm runs its columns in blocks: blocks of 512 columns and a
+# remainder of 6 (one DG_MR block and single columns), and columns so long that a block is the DG_MR minimum.
+BLOCKED_CASES = [Case(17, 64, 1030, True, True, True), Case(17, 64, 1030, False, False, False),
+                 Case(9, 9000, 5, True, False, False), Case(9, 9000, 5, False, True, True)]
+
+
+@pytest.mark.parametrize("build", ["default", *sorted(X86_BUILDS)])
+def test_host_column_blocks_sanitized(build, tmp_path):
+    if build != "default" and (why := x86_support(build)) is not None:
+        pytest.skip(why)
+    suite = Suite(BLOCKED_CASES)
+    src = suite.write(tmp_path)
+    flags = X86_BUILDS.get(build, ())
+    runs = {}
+    for label, extra in (("port", flags), ("reference", (*flags, "-DDG_NO_PORT"))):
+        exe = build_harness(src, NAME, tmp_path / f"{label}.exe", sanitize=True, extra=extra)
+        runs[label] = run_harness(exe, suite.blocks, suite.out_size)
+    check(suite, runs["port"], runs["reference"], f"host {build}")
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+def test_host_x86_port_instructions(tmp_path, record_property):
+    """Callgrind counts are deterministic: the AVX2 port (valgrind decodes no AVX-512) must take fewer
+    instructions per MAC than the portable C built with the same flags, for one column and for a DG_MR block plus
+    one column (m = 5), measured as the count's growth from k = 17 to k = 64 taps, as on the emulated cores."""
+    if (why := x86_support("avx2")) is not None:
+        pytest.skip(why)
+    from dietgen.bench import callgrind_instructions
+    shapes = [Case(24, k, m, False, False, False) for m in (1, 5) for k in (17, 64)]
+    suite = Suite(shapes)
+    src = suite.write(tmp_path)
+    counts = {}
+    for label, extra in (("port", ()), ("reference", ("-DDG_NO_PORT",))):
+        exe = build_harness(src, NAME, tmp_path / f"{label}.exe", opt="-O3", extra=(*X86_BUILDS["avx2"], *extra))
+        for i, c in enumerate(shapes):
+            counts[label, c.m, c.k], _ = callgrind_instructions(
+                [exe], "dg_panel_gemm", tmp_path / f"{label}{i}.cg", suite.blocks[i:i + 1].tobytes())
+    for m in (1, 5):
+        ours, theirs = ((counts[run, m, 64] - counts[run, m, 17]) / (24 * (64 - 17) * m)
+                        for run in ("port", "reference"))
+        record_property(f"instructions_per_mac_m{m}", f"{ours:.3f} (portable C {theirs:.3f})")
+        assert ours < 0.8 * theirs, f"AVX2 m={m}: port {ours:.3f} instructions per MAC, portable C {theirs:.3f}"
+
+
 def _board_run(suite: Suite, src: Path, board_id: str, out: Path, no_port: bool):
     board = get_board(board_id)
     if no_port:
@@ -233,17 +310,23 @@ void dg_probe(const float *w, const float *x, float *acc1, float (*acc)[DG_NR])
 """
 
 
-@pytest.mark.parametrize("board", sorted(set(TARGETS) | {"host"}))
+@pytest.mark.parametrize("board", sorted(set(TARGETS) | {"host"} | {f"host-{b}" for b in X86_BUILDS}))
 def test_port_choice(board, tmp_path):
     """ports.h picks the port from the compiler's predefined macros alone: a port where the board has one, the
-    portable C elsewhere. The port compiles warning-free in C99 and in C++ (Arduino sketches include the
-    headers), and panel.h stays warning-free where nothing calls the port's functions."""
+    portable C elsewhere. The port compiles warning-free in C99 (with gcc and clang on the host) and in C++
+    (Arduino sketches include the headers), and panel.h stays warning-free where nothing calls the port's
+    functions. host-avx2 and host-avx512 are the host compilers with the flags of the x86 port's builds."""
     source = tmp_path / "probe.c"
     source.write_text(PROBE)
     expected = board in PORTED or (board == "host" and platform.machine() in ("aarch64", "arm64"))
     flags = [f"-I{firmware() / 'include'}"]
-    if board == "host":
-        compilers = ["cc"]
+    if board.startswith("host-"):
+        if platform.machine() not in ("x86_64", "AMD64"):
+            pytest.skip("not an x86-64 host")
+        expected = True
+        flags += X86_BUILDS[board[len("host-"):]]
+    if board.startswith("host"):
+        compilers = ["cc"] + [c for c in ["clang"] if shutil.which(c)]
     else:
         b = get_board(board)
         if not cross_available(b):

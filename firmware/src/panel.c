@@ -9,30 +9,37 @@ static void apply(dg_fn fn, float *v, dg_int rows)
     dg_map_n(fn, v, v, rows);
 }
 
-/* acc (rows sums) + bias (flash, NULL: none), then fn, stored at y with stride yjs; contiguous rows (a dense
- * layer's outputs) get a loop the compiler can vectorise. Inline, and acc's address never leaves this file's
- * inlined code (apply gets a copy), so the sums stay in registers. */
-static inline void store(float *acc, const float *bias, float *y, dg_int yjs, dg_int rows, dg_fn fn)
+/* acc (count sums) + bias (flash, NULL: none; read at the stride bs, 0: one value for all), then fn, stored at y
+ * with stride ys; contiguous sums (a dense layer's outputs) get a loop the compiler can vectorise. Inline, and
+ * acc's address never leaves this file's inlined code (apply gets a copy), so the sums stay in registers. */
+static inline void store(float *acc, const float *bias, dg_int bs, float *y, dg_int ys, dg_int count, dg_fn fn)
 {
     dg_int r;
     if (bias)
-        for (r = 0; r < rows; ++r)
-            acc[r] += DG_RD(bias + r);
+        for (r = 0; r < count; ++r)
+            acc[r] += DG_RD(bias + r * bs);
     if (fn.kind != DG_F_NONE) {
         float v[DG_NR];
-        for (r = 0; r < rows; ++r)
+        for (r = 0; r < count; ++r)
             v[r] = acc[r];
-        apply(fn, v, rows);
-        for (r = 0; r < rows; ++r)
+        apply(fn, v, count);
+        for (r = 0; r < count; ++r)
             acc[r] = v[r];
     }
-    if (yjs == 1)
-        for (r = 0; r < rows; ++r)
+    if (ys == 1)
+        for (r = 0; r < count; ++r)
             y[r] = acc[r];
     else
-        for (r = 0; r < rows; ++r)
-            y[r * yjs] = acc[r];
+        for (r = 0; r < count; ++r)
+            y[r * ys] = acc[r];
 }
+
+/* Columns of x (floats, at the stride xs) that dg_panel_gemm runs every panel over before it moves to the next
+ * columns: each panel reads all of them, so they should stay in a cache the weights stream past. 128 KB: a dense
+ * layer's 256 frames of 512 inputs (512 KB) read once per 8-row panel from beyond the L2 cost the x86 port more
+ * than half its speed; 128 KB blocks stay within L2 (1-2 MB on current x86 and Cortex-A cores) and still reuse
+ * each weight across 64 columns of that layer. Without caches the blocks cost a loop per 128 KB of x, nothing. */
+#define X_BLOCK 32768
 
 #if defined(DG_PORT_PANEL)
 #define panel_mr dg_port_panel_mr
@@ -87,7 +94,7 @@ static void panel_1(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_i
 #endif
 
 /* One unpacked row against one column, two chains. */
-static float row_dot(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int k)
+static inline float row_dot(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int k)
 {
     float even = 0.0f, odd = 0.0f;
     dg_int p;
@@ -100,27 +107,54 @@ static float row_dot(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_
     return even + odd;
 }
 
-void dg_panel_gemm(const float *w, const float *bias, const float *x, dg_int xs, float *y, dg_int ycs,
-                   dg_int yjs, dg_int m, dg_int n, dg_int k, dg_fn fn)
+/* The product for columns that fit X_BLOCK. */
+static void product(const float *w, const float *bias, const float *x, dg_int xs, float *y, dg_int ycs,
+                    dg_int yjs, dg_int m, dg_int n, dg_int k, dg_fn fn)
 {
     float acc[DG_MR][DG_NR];
-    dg_int j, c, i;
+    dg_int j, c, i, count;
     for (j = 0; j + DG_NR <= n; j += DG_NR, w += DG_NR * k) {
         const float *bj = bias ? bias + j : NULL;
         for (c = 0; c + DG_MR <= m; c += DG_MR) {
             panel_mr(w, x + c * xs, xs, k, acc);
             for (i = 0; i < DG_MR; ++i)
-                store(acc[i], bj, y + (c + i) * ycs + j * yjs, yjs, DG_NR, fn);
+                store(acc[i], bj, 1, y + (c + i) * ycs + j * yjs, yjs, DG_NR, fn);
         }
         for (; c < m; ++c) {
             panel_1(w, x + c * xs, k, acc[0]);
-            store(acc[0], bj, y + c * ycs + j * yjs, yjs, DG_NR, fn);
+            store(acc[0], bj, 1, y + c * ycs + j * yjs, yjs, DG_NR, fn);
         }
     }
-    /* the rows after the last full panel, unpacked: one dot product each */
-    for (c = 0; j < n && c < m; ++c) {
-        for (i = 0; i < n - j; ++i)
-            acc[0][i] = row_dot(w + i * k, x + c * xs, k);
-        store(acc[0], bias ? bias + j : NULL, y + c * ycs + j * yjs, yjs, n - j, fn);
+    /* The rows after the last full panel, unpacked: one dot product per row and column. Their sums go through
+     * store along the rows (fewer than DG_NR) or, when there are more columns, DG_NR columns at a time, so bias
+     * and fn run over several sums at once: a one-frame step's last outputs together, a one-output layer over
+     * many frames once per DG_NR frames. */
+    if (n - j >= m)
+        for (c = 0; c < m; ++c) {
+            for (i = 0; i < n - j; ++i)
+                acc[0][i] = row_dot(w + i * k, x + c * xs, k);
+            store(acc[0], bias ? bias + j : NULL, 1, y + c * ycs + j * yjs, yjs, n - j, fn);
+        }
+    else
+        for (; j < n; ++j, w += k)
+            for (c = 0; c < m; c += count) {
+                count = m - c < DG_NR ? m - c : DG_NR;
+                for (i = 0; i < count; ++i)
+                    acc[0][i] = row_dot(w, x + (c + i) * xs, k);
+                store(acc[0], bias ? bias + j : NULL, 0, y + c * ycs + j * yjs, ycs, count, fn);
+            }
+}
+
+void dg_panel_gemm(const float *w, const float *bias, const float *x, dg_int xs, float *y, dg_int ycs,
+                   dg_int yjs, dg_int m, dg_int n, dg_int k, dg_fn fn)
+{
+    /* blocks of columns that fit X_BLOCK, a multiple of DG_MR; the common case (a streamed step's few columns)
+     * is one block */
+    dg_int block = m, c;
+    if (m > DG_MR && m * xs > X_BLOCK) {
+        block = X_BLOCK / xs;
+        block = block < DG_MR ? DG_MR : block - block % DG_MR;
     }
+    for (c = 0; c < m; c += block)
+        product(w, bias, x + c * xs, xs, y + c * ycs, ycs, yjs, m - c < block ? m - c : block, n, k, fn);
 }

@@ -1,0 +1,142 @@
+/* dietgen runtime: the panel loops (panel.h) for x86-64 with AVX2 and FMA, and with AVX-512 where the build
+ * enables it (-march=native on a core that has it).
+ *
+ * From the portable C, GCC keeps DG_MR = 4 columns' sums in four 8-lane vectors: four chains of multiply-adds,
+ * while an FMA takes 4 cycles and two can start per cycle, so the loop waits on its own sums half the time.
+ * Here a panel's 8 rows are one __m256 per column, and:
+ * - AVX2, DG_MR = 4 columns: even and odd taps sum apart (8 chains, 8 of the 16 ymm registers), added together
+ *   at the end. Per tap a weight row is one load, each column's x one broadcast load (VBROADCASTSS, which costs
+ *   a load port and nothing else) and one FMA: 4 FMAs per 5 loads, so the loads bound it, at 4/5 of the FMA
+ *   throughput.
+ * - AVX-512, DG_MR = 4 columns: a zmm holds two taps of a panel, interleaved by one two-source permutation
+ *   (VPERMT2PS) of two weight rows so that lanes 2r and 2r + 1 are row r at taps p and p + 1, and each column
+ *   multiplies it by the pair x[p], x[p + 1] broadcast to every lane pair (VBROADCASTSD, again a load only). The
+ *   permutation serves all four columns; taps 4q, 4q + 1 and 4q + 2, 4q + 3 sum apart (8 chains). At the end
+ *   the lane pairs are added. Per 4 taps 12 loads and 10 vector operations (8 FMAs, 2 permutations) for 128
+ *   MACs. The rows come in as 32-byte halves: the weight arrays are 32-byte aligned, and a 64-byte load that
+ *   straddles two cache lines (every other one where an array is not 64-byte aligned) cost up to 40 % of the
+ *   speed. The last k % 4 taps go through the AVX2 loop.
+ * - One column (the one-frame streaming step), both builds: 4 taps per iteration into 4 accumulators, each FMA
+ *   taking its weight row straight from memory: two instructions (a broadcast, an FMA) per 8 MACs. A broadcast
+ *   and a weight load per FMA bound it at one FMA per cycle, which 4 chains already cover.
+ * FMA rounds once per multiply-add (as DG_FMA does in the portable C with FMA enabled); only the summation
+ * order differs from the portable C.
+ * Measured on this machine's Xeon (AVX-512, shared by other jobs, so wall-clock figures vary by 2x between runs:
+ * read them side by side). Callgrind counts are of the AVX2 build (valgrind decodes no AVX-512), -O3 -mavx2:
+ *   per MAC added by a tap (n = 24, k 17 -> 64; tests/test_kernels.py): one column 0.36, 4 + 1 columns 0.34
+ *   (portable C 2.02 and 0.73);
+ *   dense512 (Dense 512 -> 512 over 256 rows), whole call: 0.34 instructions per MAC (portable C 0.70).
+ * Wall clock, generated C at -O3 -march=native, medians of 7 run side by side, FMA peak measured in the same run
+ * (71 G MAC/s): dense512 AVX-512 2.8 ms, 33 % of the peak; AVX2 3.9 ms, 24 % (portable C 8.2-21 ms, 4-12 %). The
+ * panel product alone at that shape (best of 15): AVX-512 48-55 G MAC/s, AVX2 31-36, portable C 3-5. conv128
+ * gains less (13 % of the peak against 10 %): its tiles are 2 frames (dietgen/ops/conv.py), so every pass is
+ * one column, and its gather (conv.c) moves each input 3 times. */
+#ifndef DG_PORT_X86_H
+#define DG_PORT_X86_H
+#include <immintrin.h>
+
+#define DG_PORT_PANEL
+
+#if DG_MR != 4
+#error "the x86 panel port is written for DG_MR == 4 (panel.h)"
+#endif
+
+/* One tap (a weight row) into the 4 sums a0-a3 of the columns at x0-x3, offset p. */
+#define DG_X86_TAP(a, wrow, p) do { \
+        __m256 r_ = _mm256_loadu_ps(wrow); \
+        a##0 = _mm256_fmadd_ps(r_, _mm256_broadcast_ss(x0 + (p)), a##0); \
+        a##1 = _mm256_fmadd_ps(r_, _mm256_broadcast_ss(x1 + (p)), a##1); \
+        a##2 = _mm256_fmadd_ps(r_, _mm256_broadcast_ss(x2 + (p)), a##2); \
+        a##3 = _mm256_fmadd_ps(r_, _mm256_broadcast_ss(x3 + (p)), a##3); \
+    } while (0)
+
+#if defined(__AVX512F__)
+/* x[0] and x[1] in every pair of lanes: one VBROADCASTSD from memory (memcpy, which compiles to that load, reads
+ * the two floats as a double without breaking aliasing rules). */
+static inline __m512 dg_x86_pair(const float *x)
+{
+    double pair;
+    memcpy(&pair, x, sizeof pair);
+    return _mm512_castpd_ps(_mm512_set1_pd(pair));
+}
+
+/* Two taps (16 weights at w) into the 4 sums a0-a3 of the columns at x0-x3, offset p. */
+#define DG_X86_TAP2(a, p) do { \
+        __m512 r_ = _mm512_permutex2var_ps(_mm512_castps256_ps512(_mm256_loadu_ps(w)), mix, \
+                                           _mm512_castps256_ps512(_mm256_loadu_ps(w + DG_NR))); \
+        a##0 = _mm512_fmadd_ps(r_, dg_x86_pair(x0 + (p)), a##0); \
+        a##1 = _mm512_fmadd_ps(r_, dg_x86_pair(x1 + (p)), a##1); \
+        a##2 = _mm512_fmadd_ps(r_, dg_x86_pair(x2 + (p)), a##2); \
+        a##3 = _mm512_fmadd_ps(r_, dg_x86_pair(x3 + (p)), a##3); \
+        w += 2 * DG_NR; \
+    } while (0)
+
+/* The 8 row sums of s, whose lanes 2r and 2r + 1 both sum into row r, plus t, to out. */
+static inline void dg_x86_fold(__m512 s, __m256 t, float *out)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14);
+    s = _mm512_add_ps(s, _mm512_permute_ps(s, 0xb1));
+    _mm256_storeu_ps(out, _mm256_add_ps(_mm512_castps512_ps256(_mm512_permutexvar_ps(even, s)), t));
+}
+
+static inline void dg_port_panel_mr(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int xs, dg_int k,
+                                    float acc[DG_MR][DG_NR])
+{
+    const float *x0 = x, *x1 = x + xs, *x2 = x + 2 * xs, *x3 = x + 3 * xs;
+    /* lanes 2r, 2r + 1 <- row r of the first and of the second tap */
+    const __m512i mix = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    __m256 t0 = _mm256_setzero_ps(), t1 = t0, t2 = t0, t3 = t0;
+    dg_int p;
+    for (p = 0; p + 4 <= k; p += 4) {
+        DG_X86_TAP2(a, p);
+        DG_X86_TAP2(b, p + 2);
+    }
+    for (; p < k; ++p, w += DG_NR)
+        DG_X86_TAP(t, w, p);
+    dg_x86_fold(_mm512_add_ps(a0, b0), t0, acc[0]);
+    dg_x86_fold(_mm512_add_ps(a1, b1), t1, acc[1]);
+    dg_x86_fold(_mm512_add_ps(a2, b2), t2, acc[2]);
+    dg_x86_fold(_mm512_add_ps(a3, b3), t3, acc[3]);
+}
+
+#undef DG_X86_TAP2
+#else
+static inline void dg_port_panel_mr(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int xs, dg_int k,
+                                    float acc[DG_MR][DG_NR])
+{
+    const float *x0 = x, *x1 = x + xs, *x2 = x + 2 * xs, *x3 = x + 3 * xs;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    dg_int p;
+    for (p = 0; p + 2 <= k; p += 2, w += 2 * DG_NR) {
+        DG_X86_TAP(a, w, p);
+        DG_X86_TAP(b, w + DG_NR, p + 1);
+    }
+    if (p < k)
+        DG_X86_TAP(a, w, p);
+    _mm256_storeu_ps(acc[0], _mm256_add_ps(a0, b0));
+    _mm256_storeu_ps(acc[1], _mm256_add_ps(a1, b1));
+    _mm256_storeu_ps(acc[2], _mm256_add_ps(a2, b2));
+    _mm256_storeu_ps(acc[3], _mm256_add_ps(a3, b3));
+}
+#endif
+
+static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int k,
+                                   float acc[DG_NR])
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    dg_int p;
+    for (p = 0; p + 4 <= k; p += 4, w += 4 * DG_NR) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w), _mm256_broadcast_ss(x + p), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + DG_NR), _mm256_broadcast_ss(x + p + 1), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 2 * DG_NR), _mm256_broadcast_ss(x + p + 2), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 3 * DG_NR), _mm256_broadcast_ss(x + p + 3), a3);
+    }
+    for (; p < k; ++p, w += DG_NR)
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w), _mm256_broadcast_ss(x + p), a0);
+    _mm256_storeu_ps(acc, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+}
+
+#undef DG_X86_TAP
+
+#endif
