@@ -8,6 +8,7 @@ It sits above both the cost model and the emulators (which count with the cost m
 """
 from __future__ import annotations
 
+import itertools
 import json
 import tempfile
 from dataclasses import dataclass
@@ -58,10 +59,10 @@ def calibration_models() -> list[tuple[str, Callable, dict, Any]]:
             return (y + self.skip(g)).transpose(1, 2)
 
     class Recurrent(nn.Module):
-        def __init__(self, i, h):
+        def __init__(self, i, h, w=None):
             super().__init__()
-            self.pre = nn.Linear(i, h)
-            self.gru = nn.GRU(h, h, batch_first=True)
+            self.pre = nn.Linear(i, w or h)
+            self.gru = nn.GRU(w or h, h, batch_first=True)
             self.lstm = nn.LSTM(h, h, batch_first=True)
             self.post = nn.Linear(h, 2)
 
@@ -78,6 +79,16 @@ def calibration_models() -> list[tuple[str, Callable, dict, Any]]:
 
         def forward(self, z):
             return torch.tanh(self.head(self.up(z).transpose(1, 2)))
+
+    class Projection(nn.Module):
+        """A wide input projected to a few outputs (a decoder's head): rows of W outside the packed panels."""
+
+        def __init__(self, i, o):
+            super().__init__()
+            self.proj = nn.Linear(i, o)
+
+        def forward(self, x):
+            return torch.tanh(self.proj(x))
 
     class Upsampler(nn.Module):
         """A wide transposed convolution, channels in as many out (a sample-level decoder's upsampling)."""
@@ -188,9 +199,13 @@ def calibration_models() -> list[tuple[str, Callable, dict, Any]]:
             ("gated-16-step1", lambda: Gated(16, 2), {"x": (1, 1, 16)}, StreamSpec(1)),
             ("gated-24-step1", lambda: Gated(24, 4), {"x": (1, 1, 16)}, StreamSpec(1)),
             ("recurrent-8-step1", lambda: Recurrent(3, 8), {"x": (1, 12, 3)}, StreamSpec(1)),
+            ("recurrent-16-step1", lambda: Recurrent(4, 16, 32), {"x": (1, 4, 4)}, StreamSpec(1)),
             ("recurrent-12-step4", lambda: Recurrent(4, 12), {"x": (1, 8, 4)}, StreamSpec(4)),
             ("decoder-4-step1", lambda: Decoder(4, 4), {"z": (1, 4, 8)}, StreamSpec(1)),
             ("decoder-8-step2", lambda: Decoder(8, 4), {"z": (1, 8, 8)}, StreamSpec(2)),
+            ("decoder-16-step1", lambda: Decoder(16, 32), {"z": (1, 16, 4)}, StreamSpec(1)),
+            ("project-600", lambda: Projection(600, 4), {"x": (1, 1, 600)}, offline),
+            ("project-200", lambda: Projection(200, 3), {"x": (1, 3, 200)}, offline),
             ("upsample-24", lambda: Upsampler(24, 4), {"z": (1, 24, 8)}, offline),
             ("upsample-8-step1", lambda: Upsampler(8, 4), {"z": (1, 8, 8)}, StreamSpec(1)),
             ("upsample-16-step2", lambda: Upsampler(16, 8), {"z": (1, 16, 8)}, StreamSpec(2)),
@@ -262,6 +277,13 @@ def _fit(rows: list[dict[str, float]], ys: np.ndarray, candidates: list[tuple[st
     return {"fixed": float(max(ys.mean(), 0.0))}
 
 
+# What an op that multiplies and accumulates may be fitted on, largest set first: MACs always, then what its
+# kernel does besides (see dietgen.cost.features); the fit keeps the first set with no negative coefficient.
+EXTRA_FEATURES = ("elements", "params", "moved", "unpacked_macs", "unpacked_dots", "products")
+MULTIPLY_FEATURE_SETS = [("macs", *extra) for size in range(len(EXTRA_FEATURES), -1, -1)
+                         for extra in itertools.combinations(EXTRA_FEATURES, size)]
+
+
 def fit_table(samples: list[Sample], core: str, unit: str) -> dict:
     """The cost table that best explains ``samples`` (see the module docstring for its form)."""
     fn_of_op = {spec.op_type: getattr(spec, "fn", None) for spec in registry().values()}
@@ -270,15 +292,17 @@ def fit_table(samples: list[Sample], core: str, unit: str) -> dict:
     by_op: dict[str, list[Sample]] = {}
     for s in samples:
         by_op.setdefault(s.op_type, []).append(s)
+
+    def own(s: Sample) -> float:
+        """The sample's count less what its fused function adds."""
+        return s.count - (fn_cost.get(s.fn, 0.0) * s.features["elements"] if s.fn else 0.0)
+
     # Pointwise ops first: their per-element cost is also what a fused function adds to its producer.
     for op in sorted(by_op, key=lambda op: (fn_of_op.get(op) is None, op)):
         group = by_op[op]
-        ys = np.array([s.count - (fn_cost.get(s.fn, 0.0) * s.features["elements"] if s.fn else 0.0)
-                       for s in group])
         multiplies = any(s.features["macs"] for s in group)
-        candidates = [("macs", "elements", "params"), ("macs", "elements"), ("macs",)] if multiplies \
-            else [("elements",)]
-        entry = _fit([s.features for s in group], ys, candidates)
+        entry = _fit([s.features for s in group], np.array([own(s) for s in group]),
+                     MULTIPLY_FEATURE_SETS if multiplies else [("elements",)])
         ops[op] = {k: round(v, 4) for k, v in entry.items()} | {"samples": len(group)}
         if fn_of_op.get(op):
             fn_cost[fn_of_op[op]] = entry.get("elements", 0.0)

@@ -1,11 +1,11 @@
 """Time per block: a per-core cost model, calibrated on emulator counts (by dietgen.calibrate).
 
 Each core has a table (dietgen/costs/<core>.json, written by ``dietgen calibrate``): per op type, a fixed cost
-per node plus a cost per unit of the op's work (MACs, output elements and parameters read when it multiplies and
-accumulates, output elements otherwise), and per pointwise function the cost per element it adds when fused into
-a producer. The counts are
-QEMU instructions for ARM cores (QEMU has no cycle model: a per-core cycles-per-instruction figure, stated with
-its source in the table, turns them into cycles) and exact simavr cycles for AVR.
+per node plus a cost per unit of the op's work (see features: when it multiplies and accumulates, as many of its
+features as the op's samples fit with non-negative costs; output elements otherwise), and per pointwise function
+the cost per element it adds when fused into a producer. The counts are QEMU instructions for ARM cores (QEMU has
+no cycle model: a per-core cycles-per-instruction figure, stated with its source in the table, turns them into
+cycles) and exact simavr cycles for AVR.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dietgen.boards import Board
 from dietgen.errors import DietgenError
-from dietgen.ir import Graph, Node
+from dietgen.ir import Graph, Node, TensorKind
 from dietgen.ops import get_op
 
 COSTS_DIR = Path(__file__).resolve().parent / "costs"
@@ -42,24 +42,27 @@ CYCLES_PER_INSTRUCTION = {
 def kernel_calls(graph: Graph) -> list[tuple[Node, int]]:
     """Each node with the number of runtime calls its C makes (0 for views), in NAME_step's order."""
     from dietgen.codegen.context import EmitContext
-    from dietgen.ir import TensorKind
     # Weight symbols only appear in the emitted argument text, which is not needed here: any name will do.
     symbols = {n: f"w{i}" for i, (n, t) in enumerate(graph.tensors.items()) if t.kind == TensorKind.WEIGHT}
     ctx = EmitContext(graph, symbols)
     return [(node, len(get_op(node.op_type, node.domain, node.name).emit(node, graph, ctx))) for node in graph.nodes]
 
 
-FEATURES = ("macs", "elements", "bytes", "params")
+FEATURES = ("macs", "elements", "bytes", "params", "moved", "unpacked_macs", "unpacked_dots", "products")
 
 
 def features(node: Node, graph: Graph) -> dict[str, float]:
-    """The node's work: MACs (from OpSpec.cost), output elements, bytes moved, and the parameters it reads (what
-    a kernel sets up an inner loop for: dominant when a streamed step runs one frame, and the MACs are few)."""
+    """The node's work: MACs (from OpSpec.cost), output elements (not the state it updates: a ring's slots are
+    written a block at a time, however long the ring), bytes read and written, the parameters it reads (what a
+    kernel sets up an inner loop for: dominant when a streamed step runs one frame, and the MACs are few), the
+    floats it moves around its products (Cost.moved), its MACs outside the packed panels and their dot products
+    (Cost.unpacked_macs, unpacked_dots) and its calls of the panel product (Cost.products)."""
     c = get_op(node.op_type, node.domain, node.name).cost(node, graph)
-    elements = sum(graph.tensors[o].size for o in node.outputs if o)
+    elements = sum(graph.tensors[o].size for o in node.outputs if o and graph.tensors[o].kind != TensorKind.STATE)
     params = sum(graph.tensors[i].size for i in set(node.inputs) if i and graph.tensors[i].is_constant)
     return {"macs": float(c.macs), "elements": float(elements), "bytes": float(c.bytes_read + c.bytes_written),
-            "params": float(params)}
+            "params": float(params), "moved": float(c.moved), "unpacked_macs": float(c.unpacked_macs),
+            "unpacked_dots": float(c.unpacked_dots), "products": float(c.products)}
 
 
 def fused_fn(node: Node) -> str | None:

@@ -65,6 +65,13 @@ def split_at(shape: tuple[int, ...], axis: int) -> tuple[int, int, int]:
 PANEL_ROWS = 8  # DG_NR in firmware/include/dietgen/panel.h
 
 
+def unpacked(macs: int, rows: int, columns: int) -> dict[str, int]:
+    """Cost.unpacked_macs and unpacked_dots of a packed weight of ``rows`` rows times ``columns`` columns in all
+    (``macs`` MACs): the rows pack_panels leaves unpacked run one dot product per column each."""
+    rest = rows % PANEL_ROWS
+    return {"unpacked_macs": macs * rest // rows, "unpacked_dots": rest * columns}
+
+
 def pack_panels(w: np.ndarray) -> np.ndarray:
     """W (n, k) in the order dg_panel_gemm streams it (firmware/include/dietgen/panel.h): full panels of
     PANEL_ROWS rows interleaved by column, then the remaining rows as they are. A permutation of W."""

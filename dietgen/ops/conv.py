@@ -6,7 +6,7 @@ from typing import NamedTuple
 import numpy as np
 
 from dietgen.ir import Node, Time
-from dietgen.ops.common import pack_panels
+from dietgen.ops.common import pack_panels, unpacked
 from dietgen.ops.registry import Cost, KernelCall, OpCase, OpSpec, Rand, register
 
 _CONV_ATTRS = {"auto_pad": "NOTSET", "dilations": None, "group": 1, "kernel_shape": None, "pads": None,
@@ -57,6 +57,15 @@ class Tiling(NamedTuple):
 
     def scratch(self) -> list[int]:
         return [size for size in (self.col, self.z) if size]
+
+    def moved(self, frames: int, runs: int) -> int:
+        """Floats gathered into columns and products added from z over ``frames`` frames, ``runs`` times (batch
+        x groups)."""
+        return runs * frames * (self.col + self.z) // self.tile
+
+    def products(self, frames: int, runs: int) -> int:
+        """Panel products over ``frames`` frames, ``runs`` times: one per tile."""
+        return runs * -(-frames // self.tile)
 
     def args(self, node, ctx) -> tuple[str, ...]:
         """The kernel's col (NULL when it needs none) and, for ConvTranspose, z."""
@@ -141,9 +150,13 @@ class _Conv1d(OpSpec):
         x, w, y = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]], graph.tensors[node.outputs[0]]
         g = self.geometry(node, x.shape, w.shape)
         # every (input frame or output frame) x weight pair is one MAC
-        macs = g.n * w.size * (g.lout if self.op_type == "Conv" else g.lin)
+        frames = g.lout if self.op_type == "Conv" else g.lin
         b = graph.tensors[node.inputs[2]].nbytes if node.input(2) else 0
-        return Cost(macs, x.nbytes + w.nbytes + b, y.nbytes)
+        t = self.tiling(node, graph)[1]
+        macs = g.n * w.size * frames
+        rows = g.cout // g.groups * (g.k if self.op_type == "ConvTranspose" else 1)
+        return Cost(macs, x.nbytes + w.nbytes + b, y.nbytes, t.moved(frames, g.n * g.groups),
+                    products=t.products(frames, g.n * g.groups), **unpacked(macs, rows, frames * g.n * g.groups))
 
     def tiling(self, node, graph) -> tuple[Geometry, Tiling]:
         x, w = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]]
@@ -365,8 +378,12 @@ class _ConvStep(OpSpec):
         n, cin, lin, cout, lout = self.dims(node, graph)
         frames = lout if self.op_type == "ConvStream" else lin
         b = graph.tensors[node.inputs[2]].nbytes if node.input(2) else 0
-        return Cost(n * w.size * frames, graph.tensors[node.inputs[0]].nbytes + w.nbytes + b,
-                    graph.tensors[node.outputs[0]].nbytes)
+        a, t = node.attrs, self.tiling(node, graph)
+        macs = n * w.size * frames
+        rows = cout // a["groups"] * (a["k"] if self.op_type == "ConvTransposeStream" else 1)
+        return Cost(macs, graph.tensors[node.inputs[0]].nbytes + w.nbytes + b,
+                    graph.tensors[node.outputs[0]].nbytes, t.moved(frames, n * a["groups"]),
+                    products=t.products(frames, n * a["groups"]), **unpacked(macs, rows, frames * n * a["groups"]))
 
     def tiling(self, node, graph) -> Tiling:
         n, cin, lin, cout, lout = self.dims(node, graph)

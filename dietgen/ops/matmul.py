@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dietgen.ops.common import broadcast_shapes, pack_panels, strides_of
+from dietgen.ops.common import broadcast_shapes, pack_panels, strides_of, unpacked
 from dietgen.codegen.context import c_float
 from dietgen.ops.registry import Cost, KernelCall, OpCase, OpSpec, Rand, register
 
@@ -170,7 +170,9 @@ class Dense(OpSpec):
 
     def cost(self, node, graph):
         x, w, y = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]], graph.tensors[node.outputs[0]]
-        return Cost(y.size * w.shape[1], x.nbytes + w.nbytes, y.nbytes)
+        macs = y.size * w.shape[1]
+        return Cost(macs, x.nbytes + w.nbytes, y.nbytes, products=1,
+                    **unpacked(macs, w.shape[0], y.size // w.shape[0]))
 
     def emit(self, node, graph, ctx):
         x, w = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]]

@@ -29,6 +29,15 @@ class Cost:
     macs: int = 0
     bytes_read: int = 0
     bytes_written: int = 0
+    # floats the kernel copies around its products (a conv's taps gathered into columns, a transposed conv's
+    # products added into its output): the work a one-frame 1x1 conv, read in place, does not do
+    moved: int = 0
+    # MACs of the weight rows after the last full panel (dietgen.ops.common.pack_panels), which the panel
+    # product runs one row at a time, without the panel's register blocking: several times a packed MAC's cost
+    unpacked_macs: int = 0
+    unpacked_dots: int = 0     # and the dot products they make (one per unpacked row and column), each set up
+    # calls of the panel product, each with its own set-up: many in a recurrent layer (one or two per frame)
+    products: int = 0
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from dietgen.ir import Time
-from dietgen.ops.common import pack_panels
+from dietgen.ops.common import pack_panels, unpacked
 from dietgen.ops.registry import Cost, KernelCall, OpCase, OpSpec, Rand, register
 
 _RNN_ATTRS = {"activation_alpha": None, "activation_beta": None, "activations": None, "clip": None,
@@ -147,8 +147,15 @@ class _Rnn(OpSpec):
     def cost(self, node, graph):
         g = self._geometry_of(node, graph)
         io = super().cost(node, graph)
-        return Cost(g.seq * g.batch * self.gates * g.hidden * (g.input + g.hidden), io.bytes_read,
-                    io.bytes_written)
+        macs = g.seq * g.batch * self.gates * g.hidden * (g.input + g.hidden)
+        # the input projections of up to _FRAMES frames per batch entry at once, then the recurrent ones per frame
+        products = g.batch * -(-g.seq // _FRAMES) + g.seq * self.recurrent_products(node)
+        return Cost(macs, io.bytes_read, io.bytes_written, products=products,
+                    **unpacked(macs, self.gates * g.hidden, 2 * g.seq * g.batch))
+
+    def recurrent_products(self, node) -> int:
+        """Panel products per frame for the recurrent weights."""
+        return 1
 
     def gate_floats(self, node, g: Geometry) -> int:
         """Floats of scratch per batch entry for one step's recurrent products."""
@@ -296,6 +303,10 @@ class GRU(_Rnn):
         super().check_attrs(node)
         if node.attrs["linear_before_reset"] not in (0, 1):
             raise self.refuse(node, f"linear_before_reset {node.attrs['linear_before_reset']} is not 0 or 1")
+
+    def recurrent_products(self, node):
+        # without linear_before_reset the h rows multiply r * h, known only after the z and r rows' product
+        return 1 if node.attrs["linear_before_reset"] else 2
 
     def cell(self, node, x, w, r, wb, rb, states):
         (h,) = states
