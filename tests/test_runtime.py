@@ -48,3 +48,20 @@ def test_kernels_compile_strict(cc, opt, tmp_path):
                                  str(firmware() / "src" / f"{kernel}.c"), "-o", str(tmp_path / f"{kernel}.o")],
                                 capture_output=True, text=True)
         assert result.returncode == 0 and not result.stderr, f"{cc} {opt} {kernel}.c:\n{result.stderr}"
+
+
+@pytest.mark.parametrize("cc", COMPILERS)
+def test_all_kernels_compile_as_one_unity_translation_unit(cc, tmp_path):
+    """A unity build (DG_UNITY) includes the runtime sources into one file: their static helpers must not clash,
+    and every runtime function becomes static (no dg_ symbol left external)."""
+    if shutil.which(cc) is None:
+        pytest.skip(f"{cc} is not installed")
+    unity = tmp_path / "unity.c"
+    unity.write_text("#define DG_UNITY\n" + "".join(f'#include "{firmware() / "src" / k}.c"\n' for k in KERNELS))
+    obj = tmp_path / "unity.o"
+    result = subprocess.run([cc, *STRICT, "-O2", *COMPILERS[cc], f"-I{firmware() / 'include'}", "-c", str(unity),
+                             "-o", str(obj)], capture_output=True, text=True)
+    assert result.returncode == 0 and not result.stderr, f"{cc} unity build:\n{result.stderr}"
+    nm = shutil.which(cc[:-3] + "nm" if cc.endswith("-gcc") else "nm")
+    defined = subprocess.run([nm, "--defined-only", "-g", str(obj)], capture_output=True, text=True, check=True)
+    assert "dg_" not in defined.stdout, defined.stdout

@@ -35,7 +35,7 @@ static void binary_row(const float *a, dg_int sa, const float *b, dg_int sb, flo
     }
 }
 
-void dg_binary(const float *a, const float *b, float *y, int op, dg_int ndim, const dg_int *dims,
+DG_API void dg_binary(const float *a, const float *b, float *y, int op, dg_int ndim, const dg_int *dims,
                const dg_int *sa, const dg_int *sb, dg_fn fn)
 {
     dg_int index[DG_MAX_DIMS] = {0};

@@ -1,6 +1,6 @@
 #include "dietgen/control.h"
 
-dg_int dg_note_at(const dg_note *notes, dg_int count, dg_int step, dg_int *cursor)
+DG_API dg_int dg_note_at(const dg_note *notes, dg_int count, dg_int step, dg_int *cursor)
 {
     dg_int i = *cursor;
     /* A new phrase or a jump back: search again from the start. */
@@ -12,12 +12,12 @@ dg_int dg_note_at(const dg_note *notes, dg_int count, dg_int step, dg_int *curso
     return i;
 }
 
-float dg_midi_hz(dg_int pitch)
+DG_API float dg_midi_hz(dg_int pitch)
 {
     return 440.0f * powf(2.0f, (float)(pitch - 69) / 12.0f);
 }
 
-void dg_onehot(float *dst, dg_int n, dg_int index)
+DG_API void dg_onehot(float *dst, dg_int n, dg_int index)
 {
     memset(dst, 0, (size_t)n * sizeof(float));
     dst[index < 0 ? 0 : (index < n ? index : n - 1)] = 1.0f;
@@ -30,7 +30,7 @@ static float along(const float *table, const float *slope, dg_int len, dg_int ro
     return DG_RD(table + row * len + (k < last ? k : last)) + (float)(k > last ? k - last : 0) * DG_RD(slope + row);
 }
 
-float dg_envelope_db(const dg_envelope *env, const dg_note *note, dg_int since_on)
+DG_API float dg_envelope_db(const dg_envelope *env, const dg_note *note, dg_int since_on)
 {
     dg_int row = note->instrument < env->instruments ? note->instrument : env->instruments - 1;
     dg_int held = note->off - note->on;

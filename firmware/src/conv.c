@@ -24,7 +24,7 @@ static void gather(const float *xg, float *col, dg_int cin_g, dg_int lin, dg_int
     }
 }
 
-void dg_conv1d(const float *x, const float *w, const float *b, float *y, float *col, dg_int n, dg_int cin,
+DG_API void dg_conv1d(const float *x, const float *w, const float *b, float *y, float *col, dg_int n, dg_int cin,
                dg_int lin, dg_int cout, dg_int lout, dg_int k, dg_int stride, dg_int dilation, dg_int pad,
                dg_int groups, dg_int tile, dg_fn fn)
 {
@@ -73,7 +73,7 @@ static void gather_stream(const float *xg, const float *rg, dg_int pos, float *c
     }
 }
 
-void dg_conv1d_stream(const float *x, const float *w, const float *b, float *y, float *ring, dg_int *pos,
+DG_API void dg_conv1d_stream(const float *x, const float *w, const float *b, float *y, float *ring, dg_int *pos,
                       float *col, dg_int n, dg_int cin, dg_int lin, dg_int cout, dg_int lout, dg_int k,
                       dg_int stride, dg_int dilation, dg_int phase, dg_int groups, dg_int tile, dg_fn fn)
 {
@@ -143,7 +143,7 @@ static void add_taps(const float *zc, float *y, dg_int ys, dg_int at, dg_int cou
             y[at + j * dilation] += zc[j];
 }
 
-void dg_conv_transpose1d(const float *x, const float *w, const float *b, float *y, float *col, float *z,
+DG_API void dg_conv_transpose1d(const float *x, const float *w, const float *b, float *y, float *col, float *z,
                          dg_int n, dg_int cin, dg_int lin, dg_int cout, dg_int lout, dg_int k, dg_int stride,
                          dg_int dilation, dg_int pad, dg_int groups, dg_int tile, dg_fn fn)
 {
@@ -174,7 +174,7 @@ void dg_conv_transpose1d(const float *x, const float *w, const float *b, float *
     }
 }
 
-void dg_conv_transpose1d_stream(const float *x, const float *w, const float *b, float *y, float *tail,
+DG_API void dg_conv_transpose1d_stream(const float *x, const float *w, const float *b, float *y, float *tail,
                                 float *col, float *z, dg_int n, dg_int cin, dg_int lin, dg_int cout, dg_int k,
                                 dg_int stride, dg_int dilation, dg_int groups, dg_int tail_len, dg_int tile,
                                 dg_fn fn)

@@ -1,11 +1,11 @@
 #include "dietgen/copy.h"
 
-void dg_copy(const float *src, float *dst, dg_int n)
+DG_API void dg_copy(const float *src, float *dst, dg_int n)
 {
     memcpy(dst, src, (size_t)n * sizeof *dst);
 }
 
-void dg_fill(float *dst, dg_int n, float value)
+DG_API void dg_fill(float *dst, dg_int n, float value)
 {
     dg_int i;
     for (i = 0; i < n; ++i)
@@ -20,7 +20,7 @@ static dg_int outer_count(dg_int ndim, const dg_int *dims)
     return rows;
 }
 
-void dg_copy_nd(const float *src, float *dst, dg_int ndim, const dg_int *dims, const dg_int *src_strides,
+DG_API void dg_copy_nd(const float *src, float *dst, dg_int ndim, const dg_int *dims, const dg_int *src_strides,
                 const dg_int *dst_strides)
 {
     dg_int index[DG_MAX_DIMS] = {0};
@@ -57,7 +57,7 @@ static dg_int gather_next(dg_int ndim, const dg_int *dims, dg_int *index, const 
     return base;
 }
 
-void dg_gather(const float *src, float *dst, dg_int ndim, const dg_int *dims, const dg_int *offsets,
+DG_API void dg_gather(const float *src, float *dst, dg_int ndim, const dg_int *dims, const dg_int *offsets,
                dg_int block)
 {
     dg_int index[DG_MAX_DIMS] = {0};
@@ -83,7 +83,7 @@ void dg_gather(const float *src, float *dst, dg_int ndim, const dg_int *dims, co
     }
 }
 
-void dg_where(const dg_int *cond, const float *x, const float *y, float *out, dg_int ndim, const dg_int *dims,
+DG_API void dg_where(const dg_int *cond, const float *x, const float *y, float *out, dg_int ndim, const dg_int *dims,
               const dg_int *sc, const dg_int *sx, const dg_int *sy)
 {
     dg_int index[DG_MAX_DIMS] = {0};

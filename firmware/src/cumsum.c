@@ -1,6 +1,6 @@
 #include "dietgen/cumsum.h"
 
-void dg_cumsum(const float *x, float *y, dg_int outer, dg_int n, dg_int inner, int exclusive, int reverse)
+DG_API void dg_cumsum(const float *x, float *y, dg_int outer, dg_int n, dg_int inner, int exclusive, int reverse)
 {
     dg_int step = reverse ? -inner : inner, o, i, r;
     for (o = 0; o < outer; ++o) {
@@ -16,7 +16,7 @@ void dg_cumsum(const float *x, float *y, dg_int outer, dg_int n, dg_int inner, i
     }
 }
 
-void dg_cumsum_stream(const float *x, float *y, float *carry, dg_int outer, dg_int n, dg_int inner,
+DG_API void dg_cumsum_stream(const float *x, float *y, float *carry, dg_int outer, dg_int n, dg_int inner,
                       int exclusive)
 {
     dg_int o, i, r;

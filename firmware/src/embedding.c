@@ -1,6 +1,6 @@
 #include "dietgen/embedding.h"
 
-void dg_embedding(const float *codes, const float *table, float *y, dg_int n, dg_int classes, dg_int dim)
+DG_API void dg_embedding(const float *codes, const float *table, float *y, dg_int n, dg_int classes, dg_int dim)
 {
     const float top = (float)(classes - 1);
     dg_int i, j;

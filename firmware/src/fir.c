@@ -26,14 +26,14 @@ static void direct(const float *x, const float *h, float *y, const float *ring, 
     }
 }
 
-void dg_causal_fir(const float *x, const float *h, float *y, dg_int rows, dg_int n, dg_int taps)
+DG_API void dg_causal_fir(const float *x, const float *h, float *y, dg_int rows, dg_int n, dg_int taps)
 {
     dg_int r;
     for (r = 0; r < rows; ++r)
         direct(x + r * n, h, y + r * n, NULL, 0, n, taps);
 }
 
-void dg_causal_fir_stream(const float *x, const float *h, float *y, float *ring, dg_int *pos, dg_int rows,
+DG_API void dg_causal_fir_stream(const float *x, const float *h, float *y, float *ring, dg_int *pos, dg_int rows,
                           dg_int n, dg_int taps)
 {
     dg_int span = taps - 1, r, t, slot;
@@ -274,7 +274,7 @@ static void accumulate(const float *restrict ring, const float *restrict spectra
     }
 }
 
-void dg_causal_fir_upols(const float *x, const float *spectra, const float *twiddles, const dg_int *radices,
+DG_API void dg_causal_fir_upols(const float *x, const float *spectra, const float *twiddles, const dg_int *radices,
                          float *y, float *history, float *fdl, dg_int *pos, float *work, dg_int rows, dg_int n,
                          dg_int partition, dg_int parts)
 {

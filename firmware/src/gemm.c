@@ -1,6 +1,6 @@
 #include "dietgen/gemm.h"
 
-void dg_gemm(const float *a, dg_int sam, dg_int sak, const float *b, dg_int sbk, dg_int sbn, const float *c,
+DG_API void dg_gemm(const float *a, dg_int sam, dg_int sak, const float *b, dg_int sbk, dg_int sbn, const float *c,
              dg_int scm, dg_int scn, float *y, dg_int m, dg_int n, dg_int k, float alpha, float beta, dg_fn fn)
 {
     dg_int i, j, p;
@@ -18,7 +18,7 @@ void dg_gemm(const float *a, dg_int sam, dg_int sak, const float *b, dg_int sbk,
     }
 }
 
-void dg_matmul(const float *a, const dg_int *a_offsets, const float *b, const dg_int *b_offsets, float *y,
+DG_API void dg_matmul(const float *a, const dg_int *a_offsets, const float *b, const dg_int *b_offsets, float *y,
                dg_int batches, dg_int m, dg_int n, dg_int k, dg_fn fn)
 {
     dg_int i;

@@ -137,7 +137,7 @@ static uint32_t bank(const float *restrict f0, const float *restrict amps, const
     return acc;
 }
 
-void dg_harmonic(const float *f0, const float *amps, float *y, dg_int rows, dg_int frames, dg_int hop,
+DG_API void dg_harmonic(const float *f0, const float *amps, float *y, dg_int rows, dg_int frames, dg_int hop,
                  dg_int harmonics, dg_int sample_rate)
 {
     dg_int r;
@@ -146,7 +146,7 @@ void dg_harmonic(const float *f0, const float *amps, float *y, dg_int rows, dg_i
              sample_rate, 0u);
 }
 
-void dg_harmonic_stream(const float *f0, const float *amps, float *y, dg_int rows, dg_int frames, dg_int hop,
+DG_API void dg_harmonic_stream(const float *f0, const float *amps, float *y, dg_int rows, dg_int frames, dg_int hop,
                         dg_int harmonics, dg_int sample_rate, uint32_t *phase, float *prev)
 {
     dg_int r;

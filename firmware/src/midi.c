@@ -1,6 +1,6 @@
 #include "dietgen/midi.h"
 
-void dg_midi_init(dg_midi_parser *parser)
+DG_API void dg_midi_init(dg_midi_parser *parser)
 {
     parser->status = 0;
     parser->have = 0;
@@ -14,7 +14,7 @@ static uint8_t data_bytes(uint8_t status)
     return kind == 0xC0 || kind == 0xD0 ? 1 : 2;
 }
 
-int dg_midi_feed(dg_midi_parser *parser, uint8_t byte, dg_midi_event *event)
+DG_API int dg_midi_feed(dg_midi_parser *parser, uint8_t byte, dg_midi_event *event)
 {
     uint8_t kind;
     if (byte >= 0xF8)          /* real-time: may come between any two bytes and changes nothing */

@@ -32,14 +32,14 @@ static void filter(const float *ir, float *y, dg_int rows, dg_int frames, dg_int
     }
 }
 
-void dg_noise_fir(const float *ir, float *y, dg_int rows, dg_int frames, dg_int hop, dg_int taps,
+DG_API void dg_noise_fir(const float *ir, float *y, dg_int rows, dg_int frames, dg_int hop, dg_int taps,
                   uint32_t seed, float *noise)
 {
     draw(seed, noise, frames * hop + taps - 1);
     filter(ir, y, rows, frames, hop, taps, noise);
 }
 
-void dg_noise_fir_stream(const float *ir, float *y, dg_int rows, dg_int frames, dg_int hop, dg_int taps,
+DG_API void dg_noise_fir_stream(const float *ir, float *y, dg_int rows, dg_int frames, dg_int hop, dg_int taps,
                          uint32_t *state, float *history, float *noise)
 {
     dg_int drawn = frames * hop;

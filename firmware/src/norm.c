@@ -17,7 +17,7 @@ static void normalise_run(const float *x, float *y, dg_int n, const float *scale
         y[j] = (x[j] - mean) * inv_std * DG_RD(scale + j * scale_step) + (bias ? DG_RD(bias + j * bias_step) : 0.0f);
 }
 
-void dg_layer_norm(const float *x, const float *scale, dg_int scale_step, const float *bias, dg_int bias_step,
+DG_API void dg_layer_norm(const float *x, const float *scale, dg_int scale_step, const float *bias, dg_int bias_step,
                    float *y, dg_int rows, dg_int n, float eps)
 {
     dg_int r;
@@ -25,7 +25,7 @@ void dg_layer_norm(const float *x, const float *scale, dg_int scale_step, const 
         normalise_run(x + r * n, y + r * n, n, scale, scale_step, bias, bias_step, eps);
 }
 
-void dg_batch_norm(const float *x, const float *scale, const float *bias, const float *mean, const float *var,
+DG_API void dg_batch_norm(const float *x, const float *scale, const float *bias, const float *mean, const float *var,
                    float *y, dg_int batch, dg_int channels, dg_int inner, float eps)
 {
     dg_int b, c, i;
@@ -41,7 +41,7 @@ void dg_batch_norm(const float *x, const float *scale, const float *bias, const 
     }
 }
 
-void dg_instance_norm(const float *x, const float *scale, const float *bias, float *y, dg_int batch,
+DG_API void dg_instance_norm(const float *x, const float *scale, const float *bias, float *y, dg_int batch,
                       dg_int channels, dg_int inner, float eps)
 {
     dg_int b, c;

@@ -145,7 +145,7 @@ static void product(const float *w, const float *bias, const float *x, dg_int xs
             }
 }
 
-void dg_panel_gemm(const float *w, const float *bias, const float *x, dg_int xs, float *y, dg_int ycs,
+DG_API void dg_panel_gemm(const float *w, const float *bias, const float *x, dg_int xs, float *y, dg_int ycs,
                    dg_int yjs, dg_int m, dg_int n, dg_int k, dg_fn fn)
 {
     /* blocks of columns that fit X_BLOCK, a multiple of DG_MR; the common case (a streamed step's few columns)

@@ -36,7 +36,7 @@ static float reduce_run(const float *x, dg_int n, dg_int stride, int op)
     }
 }
 
-void dg_reduce(const float *x, float *y, int op, dg_int outer, dg_int n, dg_int inner)
+DG_API void dg_reduce(const float *x, float *y, int op, dg_int outer, dg_int n, dg_int inner)
 {
     dg_int o, i;
     for (o = 0; o < outer; ++o)

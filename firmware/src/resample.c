@@ -14,7 +14,7 @@ static uint32_t gcd(uint32_t a, uint32_t b)
     return a;
 }
 
-void dg_resample_init(dg_resampler *r, uint32_t in_rate, uint32_t out_rate)
+DG_API void dg_resample_init(dg_resampler *r, uint32_t in_rate, uint32_t out_rate)
 {
     uint32_t g = gcd(in_rate, out_rate);
     r->in = in_rate / g;
@@ -33,7 +33,7 @@ static int16_t lerp(const dg_resampler *r, int16_t a, int16_t b, uint32_t frac)
     return (int16_t)(a + ((((int32_t)b - a) * w + 16384) >> 15));
 }
 
-void dg_resample_take(dg_resampler *r, dg_ring *ring, int16_t *dst, dg_int n)
+DG_API void dg_resample_take(dg_resampler *r, dg_ring *ring, int16_t *dst, dg_int n)
 {
     dg_int i;
     for (i = 0; i < n; ++i) {
@@ -47,7 +47,7 @@ void dg_resample_take(dg_resampler *r, dg_ring *ring, int16_t *dst, dg_int n)
     }
 }
 
-void dg_resample_put(dg_resampler *r, dg_ring *ring, const int16_t *src, dg_int n)
+DG_API void dg_resample_put(dg_resampler *r, dg_ring *ring, const int16_t *src, dg_int n)
 {
     dg_int i;
     for (i = 0; i < n; ++i) {

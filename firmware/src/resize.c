@@ -1,6 +1,6 @@
 #include "dietgen/resize.h"
 
-void dg_resize_nearest(const float *x, float *y, dg_int outer, dg_int lin, dg_int lout, dg_int inner,
+DG_API void dg_resize_nearest(const float *x, float *y, dg_int outer, dg_int lin, dg_int lout, dg_int inner,
                        const dg_int *index)
 {
     dg_int o, t, i;
@@ -12,7 +12,7 @@ void dg_resize_nearest(const float *x, float *y, dg_int outer, dg_int lin, dg_in
     }
 }
 
-void dg_resize_linear(const float *x, float *y, dg_int outer, dg_int lin, dg_int lout, dg_int inner,
+DG_API void dg_resize_linear(const float *x, float *y, dg_int outer, dg_int lin, dg_int lout, dg_int inner,
                       const dg_int *left, const dg_int *right, const float *w_left, const float *w_right)
 {
     dg_int o, t, i;
@@ -26,7 +26,7 @@ void dg_resize_linear(const float *x, float *y, dg_int outer, dg_int lin, dg_int
     }
 }
 
-void dg_resize_stream(const float *x, float *y, float *history, dg_int *primed, float *ext, dg_int outer,
+DG_API void dg_resize_stream(const float *x, float *y, float *history, dg_int *primed, float *ext, dg_int outer,
                       dg_int lin, dg_int inner, dg_int factor, dg_int window, dg_int behind, const dg_int *left,
                       const dg_int *right, const float *w_left, const float *w_right)
 {

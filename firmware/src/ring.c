@@ -8,7 +8,7 @@
 #define DG_PUBLISH() ((void)0)
 #endif
 
-void dg_ring_init(dg_ring *ring, int16_t *samples, dg_int block, uint8_t blocks)
+DG_API void dg_ring_init(dg_ring *ring, int16_t *samples, dg_int block, uint8_t blocks)
 {
     ring->samples = samples;
     ring->block = block;
@@ -31,18 +31,18 @@ static int16_t *block_at(const dg_ring *ring, uint8_t count)
     return ring->samples + (dg_int)(count % ring->blocks) * ring->block;
 }
 
-int16_t *dg_ring_free_block(dg_ring *ring)
+DG_API int16_t *dg_ring_free_block(dg_ring *ring)
 {
     return waiting(ring) < ring->blocks ? block_at(ring, ring->filled) : 0;
 }
 
-void dg_ring_push(dg_ring *ring)
+DG_API void dg_ring_push(dg_ring *ring)
 {
     DG_PUBLISH();
     ring->filled = (uint8_t)(ring->filled + 1);
 }
 
-void dg_ring_take(dg_ring *ring, int16_t *dst, dg_int n)
+DG_API void dg_ring_take(dg_ring *ring, int16_t *dst, dg_int n)
 {
     while (n > 0) {
         dg_int run;
@@ -68,14 +68,14 @@ void dg_ring_take(dg_ring *ring, int16_t *dst, dg_int n)
     }
 }
 
-int16_t dg_ring_take1(dg_ring *ring)
+DG_API int16_t dg_ring_take1(dg_ring *ring)
 {
     int16_t s;
     dg_ring_take(ring, &s, 1);
     return s;
 }
 
-void dg_ring_put(dg_ring *ring, const int16_t *src, dg_int n)
+DG_API void dg_ring_put(dg_ring *ring, const int16_t *src, dg_int n)
 {
     while (n > 0) {
         dg_int run = ring->block - ring->pos < n ? ring->block - ring->pos : n;
@@ -97,23 +97,23 @@ void dg_ring_put(dg_ring *ring, const int16_t *src, dg_int n)
     }
 }
 
-void dg_ring_put1(dg_ring *ring, int16_t sample)
+DG_API void dg_ring_put1(dg_ring *ring, int16_t sample)
 {
     dg_ring_put(ring, &sample, 1);
 }
 
-const int16_t *dg_ring_full_block(dg_ring *ring)
+DG_API const int16_t *dg_ring_full_block(dg_ring *ring)
 {
     return waiting(ring) ? block_at(ring, ring->taken) : 0;
 }
 
-void dg_ring_release(dg_ring *ring)
+DG_API void dg_ring_release(dg_ring *ring)
 {
     DG_PUBLISH();
     ring->taken = (uint8_t)(ring->taken + 1);
 }
 
-int16_t dg_pcm16(float x)
+DG_API int16_t dg_pcm16(float x)
 {
     if (!(x > -1.0f))
         x = -1.0f;
@@ -122,7 +122,7 @@ int16_t dg_pcm16(float x)
     return (int16_t)(x * 32767.0f);
 }
 
-float dg_pcm_float(int16_t s)
+DG_API float dg_pcm_float(int16_t s)
 {
     return (float)s * (1.0f / 32768.0f);
 }

@@ -44,7 +44,7 @@ static void gru_update(const float *DG_RESTRICT gx, const float *DG_RESTRICT gh,
     }
 }
 
-void dg_gru(const float *x, const float *w, const float *r, const float *bx, const float *bh, float *h,
+DG_API void dg_gru(const float *x, const float *w, const float *r, const float *bx, const float *bh, float *h,
             float *scratch, float *y, dg_int seq, dg_int batch, dg_int input, dg_int hidden, dg_int sxt,
             dg_int sxb, dg_int syt, dg_int syb, dg_int frames, dg_int linear_before_reset)
 {
@@ -93,7 +93,7 @@ static void lstm_update(const float *DG_RESTRICT gx, const float *DG_RESTRICT gh
     }
 }
 
-void dg_lstm(const float *x, const float *w, const float *r, const float *bx, float *h, float *c, float *scratch,
+DG_API void dg_lstm(const float *x, const float *w, const float *r, const float *bx, float *h, float *c, float *scratch,
              float *y, dg_int seq, dg_int batch, dg_int input, dg_int hidden, dg_int sxt, dg_int sxb, dg_int syt,
              dg_int syb, dg_int frames)
 {
@@ -112,7 +112,7 @@ void dg_lstm(const float *x, const float *w, const float *r, const float *bx, fl
     }
 }
 
-void dg_rnn_copy(float *dst, const float *src, dg_int n)
+DG_API void dg_rnn_copy(float *dst, const float *src, dg_int n)
 {
     if (src)
         memcpy(dst, src, (size_t)n * sizeof(float));
@@ -120,7 +120,7 @@ void dg_rnn_copy(float *dst, const float *src, dg_int n)
         memset(dst, 0, (size_t)n * sizeof(float));
 }
 
-void dg_rnn_prime(float *h, const float *src, dg_int n, dg_int *primed)
+DG_API void dg_rnn_prime(float *h, const float *src, dg_int n, dg_int *primed)
 {
     if (*primed)
         return;

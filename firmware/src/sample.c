@@ -6,7 +6,7 @@
 #define expm1f(x) (expf(x) - 1.0f)
 #endif
 
-dg_int dg_sample_categorical(const float *logits, dg_int classes, float temperature, uint32_t *rng)
+DG_API dg_int dg_sample_categorical(const float *logits, dg_int classes, float temperature, uint32_t *rng)
 {
     const float inv_t = 1.0f / temperature;
     float top = logits[0], total = 0.0f, running = 0.0f, target;
@@ -34,7 +34,7 @@ dg_int dg_sample_categorical(const float *logits, dg_int classes, float temperat
     return classes - 1;
 }
 
-float dg_mulaw_decode(dg_int code, dg_int classes)
+DG_API float dg_mulaw_decode(dg_int code, dg_int classes)
 {
     const float mu = (float)(classes - 1);
     const float y = (float)code / mu * 2.0f - 1.0f;

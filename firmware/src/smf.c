@@ -202,7 +202,7 @@ static int start_track(dg_smf *smf, size_t pos, dg_int k, dg_smf_track *t)
     return next_time(smf, t);
 }
 
-int dg_smf_open(dg_smf *smf, const uint8_t *data, size_t size)
+DG_API int dg_smf_open(dg_smf *smf, const uint8_t *data, size_t size)
 {
     uint32_t header;
     size_t pos;
@@ -244,7 +244,7 @@ int dg_smf_open(dg_smf *smf, const uint8_t *data, size_t size)
     return 0;
 }
 
-double dg_smf_round6(double x)
+DG_API double dg_smf_round6(double x)
 {
     /* printf's %.6f is correctly rounded from the exact binary value (C99 7.19.6.1 with glibc and musl), as
      * Python's round(x, 6) is; room for the longest double. */
@@ -298,7 +298,7 @@ static int before(const dg_smf_note *a, const dg_smf_note *b)
     return a->program < b->program;
 }
 
-dg_int dg_smf_notes(dg_smf *smf, dg_smf_track *tracks, dg_smf_note *notes, dg_int capacity)
+DG_API dg_int dg_smf_notes(dg_smf *smf, dg_smf_track *tracks, dg_smf_note *notes, dg_int capacity)
 {
     int16_t programs[16];
     uint32_t tempo = DEFAULT_TEMPO, order = 0;

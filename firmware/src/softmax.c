@@ -24,7 +24,7 @@ static void softmax_run(const float *x, float *y, dg_int n, dg_int stride, int l
     }
 }
 
-void dg_softmax(const float *x, float *y, dg_int outer, dg_int n, dg_int inner, int log_softmax)
+DG_API void dg_softmax(const float *x, float *y, dg_int outer, dg_int n, dg_int inner, int log_softmax)
 {
     dg_int o, i;
     for (o = 0; o < outer; ++o)

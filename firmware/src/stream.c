@@ -1,6 +1,6 @@
 #include "dietgen/stream.h"
 
-void dg_delay(const float *x, float *y, float *ring, dg_int *pos, dg_int outer, dg_int len, dg_int inner,
+DG_API void dg_delay(const float *x, float *y, float *ring, dg_int *pos, dg_int outer, dg_int len, dg_int inner,
               dg_int frames)
 {
     dg_int o, t, slot;
@@ -30,7 +30,7 @@ void dg_delay(const float *x, float *y, float *ring, dg_int *pos, dg_int outer, 
     *pos = (dg_int)(((int64_t)*pos + len) % frames);
 }
 
-void dg_gate(const float *x, float *y, dg_int *remaining, dg_int outer, dg_int len, dg_int inner)
+DG_API void dg_gate(const float *x, float *y, dg_int *remaining, dg_int outer, dg_int len, dg_int inner)
 {
     dg_int zeroed = *remaining < len ? *remaining : len, o;
     for (o = 0; o < outer; ++o) {

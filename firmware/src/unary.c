@@ -1,6 +1,6 @@
 #include "dietgen/unary.h"
 
-void dg_unary(const float *x, float *y, dg_int n, dg_fn f)
+DG_API void dg_unary(const float *x, float *y, dg_int n, dg_fn f)
 {
     dg_map_n(f, x, y, n);
 }

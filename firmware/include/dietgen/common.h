@@ -58,6 +58,34 @@ static inline float dg_erff(float x)
 #define DG_RESTRICT restrict
 #endif
 
+/* Every runtime function is declared and defined DG_API. A generated library's NAME_unity.c defines DG_UNITY and
+ * includes the model with the runtime sources it uses, so one translation unit holds all the calls: the kernels
+ * are then static, and the compiler clones or inlines them for the literal sizes the model passes (an LSTM step
+ * of 20 units runs in a third of the instructions on x86). The unused attribute keeps -Wall quiet about a kernel
+ * function a model never calls. Compiled file by file, they are ordinary external functions: the runtime as a
+ * library any program can link. */
+#if defined(DG_UNITY) && defined(__GNUC__)
+#define DG_API static __attribute__((unused))
+#elif defined(DG_UNITY)
+#define DG_API static
+#else
+#define DG_API
+#endif
+
+/* The emulator counters give each node of a step its own count by the calls of dg_mark_node (the harness's,
+ * firmware/harness/marks.h) the step makes before each node: kernels inlined in a unity build make no calls that
+ * could be counted. Only dietgen's counting builds define DG_COUNT_NODES; elsewhere the mark is nothing. */
+#ifdef DG_COUNT_NODES
+#ifdef __cplusplus
+extern "C" void dg_mark_node(void);
+#else
+void dg_mark_node(void);
+#endif
+#define DG_MARK_NODE() dg_mark_node()
+#else
+#define DG_MARK_NODE() ((void)0)
+#endif
+
 /* Fully unrolls the loop that follows, of a few fixed iterations (a panel's rows and columns), so that its sums
  * stay in registers; -O2 alone leaves such loops rolled on the Cortex-M. Compilers without the pragma (avr-gcc 5)
  * get the plain loop. */

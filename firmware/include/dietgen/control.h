@@ -11,13 +11,13 @@ typedef struct {
 
 /* Index of the note sounding at step or, between notes, of the last one released; -1 before the first.
  * *cursor remembers where the previous call stopped, so a phrase played forward costs O(1) per step. */
-dg_int dg_note_at(const dg_note *notes, dg_int count, dg_int step, dg_int *cursor);
+DG_API dg_int dg_note_at(const dg_note *notes, dg_int count, dg_int step, dg_int *cursor);
 
 /* Equal-tempered frequency of a MIDI pitch (A4 = 69 = 440 Hz). */
-float dg_midi_hz(dg_int pitch);
+DG_API float dg_midi_hz(dg_int pitch);
 
 /* dst[0..n) = 0 except dst[min(index, n - 1)] = 1. */
-void dg_onehot(float *dst, dg_int n, dg_int index);
+DG_API void dg_onehot(float *dst, dg_int n, dg_int index);
 
 /* The loudness envelope of the training notes (dietgen.control.Envelope): per instrument, dB at velocity 127
  * per frame from note-on (hold, hold_len per row) and relative to note-off (release), each continued past its
@@ -29,6 +29,6 @@ typedef struct {
 } dg_envelope;
 
 /* dB at since_on frames after the note's on (held frames: off - on). */
-float dg_envelope_db(const dg_envelope *env, const dg_note *note, dg_int since_on);
+DG_API float dg_envelope_db(const dg_envelope *env, const dg_note *note, dg_int since_on);
 
 #endif

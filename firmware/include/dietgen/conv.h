@@ -14,14 +14,14 @@
 /* ONNX Conv in 1-D. x: (n, cin, lin), b: (cout) in flash or NULL, y: (n, cout, lout). pad is the number of
  * implicit zeros before the first input frame. col: tile * k * cin/groups floats; unused (NULL) for a 1x1 conv
  * of one unpadded frame (lin, lout and k 1, pad 0), whose channels are the column already. */
-void dg_conv1d(const float *x, const float *w, const float *b, float *y, float *col, dg_int n, dg_int cin,
+DG_API void dg_conv1d(const float *x, const float *w, const float *b, float *y, float *col, dg_int n, dg_int cin,
                dg_int lin, dg_int cout, dg_int lout, dg_int k, dg_int stride, dg_int dilation, dg_int pad,
                dg_int groups, dg_int tile, dg_fn fn);
 
 /* ONNX ConvTranspose in 1-D. x: (n, cin, lin), b: (cout) or NULL, y: (n, cout, lout); input frame t, tap j
  * lands on output frame t*stride + j*dilation - pad. col: tile * cin/groups floats, unused (NULL) when lin is 1;
  * z: tile * k * cout/groups floats. */
-void dg_conv_transpose1d(const float *x, const float *w, const float *b, float *y, float *col, float *z,
+DG_API void dg_conv_transpose1d(const float *x, const float *w, const float *b, float *y, float *col, float *z,
                          dg_int n, dg_int cin, dg_int lin, dg_int cout, dg_int lout, dg_int k, dg_int stride,
                          dg_int dilation, dg_int pad, dg_int groups, dg_int tile, dg_fn fn);
 
@@ -29,7 +29,7 @@ void dg_conv_transpose1d(const float *x, const float *w, const float *b, float *
  * frames before them, slot (*pos + i) % span holding the i-th oldest (NULL when k is 1); output frame u reads
  * block frame u*stride + phase - (k-1)*dilation + j*dilation, the negative ones from the ring. The ring is
  * read in place and only the newest frames are written into it: no shifting copies. col as dg_conv1d's. */
-void dg_conv1d_stream(const float *x, const float *w, const float *b, float *y, float *ring, dg_int *pos,
+DG_API void dg_conv1d_stream(const float *x, const float *w, const float *b, float *y, float *ring, dg_int *pos,
                       float *col, dg_int n, dg_int cin, dg_int lin, dg_int cout, dg_int lout, dg_int k,
                       dg_int stride, dg_int dilation, dg_int phase, dg_int groups, dg_int tile, dg_fn fn);
 
@@ -37,7 +37,7 @@ void dg_conv1d_stream(const float *x, const float *w, const float *b, float *y, 
  * tail_len, NULL when tail_len is 0) carries the overlap that reaches into the next block: on return, frame i
  * of a channel's tail holds what this and earlier blocks added to output frame lin*stride + i (bias and fn not
  * applied). col and z as dg_conv_transpose1d's. */
-void dg_conv_transpose1d_stream(const float *x, const float *w, const float *b, float *y, float *tail,
+DG_API void dg_conv_transpose1d_stream(const float *x, const float *w, const float *b, float *y, float *tail,
                                 float *col, float *z, dg_int n, dg_int cin, dg_int lin, dg_int cout, dg_int k,
                                 dg_int stride, dg_int dilation, dg_int groups, dg_int tail_len, dg_int tile,
                                 dg_fn fn);

@@ -7,13 +7,13 @@
  * ramping linearly from the previous frame's (0 before the first) to this frame's, and is silent over a frame
  * where k f0 >= sample_rate / 2. The phase theta starts at 0 and advances each sample by frac(f0 / sample_rate)
  * rounded to 2^-32 cycles. No scratch: nothing of size harmonics x hop is held. */
-void dg_harmonic(const float *f0, const float *amps, float *y, dg_int rows, dg_int frames, dg_int hop,
+DG_API void dg_harmonic(const float *f0, const float *amps, float *y, dg_int rows, dg_int frames, dg_int hop,
                  dg_int harmonics, dg_int sample_rate);
 
 /* The same bank one block at a time: phase (rows, in 2^-32 cycles) and prev (rows, harmonics: the amplitudes
  * of the frame before the block) start at zero (set by NAME_init) and are carried to the next call.
  * Consecutive calls give what one dg_harmonic call over all the frames gives. */
-void dg_harmonic_stream(const float *f0, const float *amps, float *y, dg_int rows, dg_int frames, dg_int hop,
+DG_API void dg_harmonic_stream(const float *f0, const float *amps, float *y, dg_int rows, dg_int frames, dg_int hop,
                         dg_int harmonics, dg_int sample_rate, uint32_t *phase, float *prev);
 
 #endif

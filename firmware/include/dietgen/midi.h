@@ -32,10 +32,10 @@ typedef struct {
     uint8_t skipping;  /* inside System Exclusive or a system common message dietgen does not use */
 } dg_midi_parser;
 
-void dg_midi_init(dg_midi_parser *parser);
+DG_API void dg_midi_init(dg_midi_parser *parser);
 
 /* Feed one byte; returns 1 and fills *event when it completes a message the player uses, else 0. */
-int dg_midi_feed(dg_midi_parser *parser, uint8_t byte, dg_midi_event *event);
+DG_API int dg_midi_feed(dg_midi_parser *parser, uint8_t byte, dg_midi_event *event);
 
 #ifdef __cplusplus
 }

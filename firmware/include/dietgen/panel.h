@@ -32,7 +32,7 @@
 /* y(c, j) = bias[j] + sum_p W[j][p] x(c, p), then fn, for columns c < m and rows j < n, where
  * x(c, p) = x[c*xs + p] and y(c, j) = y[c*ycs + j*yjs]. W is packed as above; W and bias (NULL: zero) are in
  * flash; y may not overlap x. */
-void dg_panel_gemm(const float *w, const float *bias, const float *x, dg_int xs, float *y, dg_int ycs,
+DG_API void dg_panel_gemm(const float *w, const float *bias, const float *x, dg_int xs, float *y, dg_int ycs,
                    dg_int yjs, dg_int m, dg_int n, dg_int k, dg_fn fn);
 
 #endif

@@ -38,13 +38,13 @@ typedef struct {
 
 /* in_rate, out_rate: any positive integers in the ratio of the rates (scale both to keep a fractional rate
  * exact: 44117.647 Hz is 750000/17, so 16000 * 17 : 750000). */
-void dg_resample_init(dg_resampler *r, uint32_t in_rate, uint32_t out_rate);
+DG_API void dg_resample_init(dg_resampler *r, uint32_t in_rate, uint32_t out_rate);
 
 /* n samples at the output rate, interpolated from the output ring (which runs at the input rate). */
-void dg_resample_take(dg_resampler *r, dg_ring *ring, int16_t *dst, dg_int n);
+DG_API void dg_resample_take(dg_resampler *r, dg_ring *ring, int16_t *dst, dg_int n);
 
 /* n samples at the input rate from the hardware, converted into the input ring (at the output rate). */
-void dg_resample_put(dg_resampler *r, dg_ring *ring, const int16_t *src, dg_int n);
+DG_API void dg_resample_put(dg_resampler *r, dg_ring *ring, const int16_t *src, dg_int n);
 
 #ifdef __cplusplus
 }

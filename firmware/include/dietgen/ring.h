@@ -28,28 +28,28 @@ typedef struct {
     volatile uint32_t overruns;      /* input blocks dropped because the loop was late */
 } dg_ring;
 
-void dg_ring_init(dg_ring *ring, int16_t *samples, dg_int block, uint8_t blocks);
+DG_API void dg_ring_init(dg_ring *ring, int16_t *samples, dg_int block, uint8_t blocks);
 
 /* The loop's side of an output ring: the block to compute into next, or NULL while every block is waiting to
  * be played; dg_ring_push hands it to the hardware. */
-int16_t *dg_ring_free_block(dg_ring *ring);
-void dg_ring_push(dg_ring *ring);
+DG_API int16_t *dg_ring_free_block(dg_ring *ring);
+DG_API void dg_ring_push(dg_ring *ring);
 
 /* The hardware's side of an output ring: the next n samples (an underrun's silence where a block is late). */
-void dg_ring_take(dg_ring *ring, int16_t *dst, dg_int n);
-int16_t dg_ring_take1(dg_ring *ring);
+DG_API void dg_ring_take(dg_ring *ring, int16_t *dst, dg_int n);
+DG_API int16_t dg_ring_take1(dg_ring *ring);
 
 /* The hardware's side of an input ring: n samples in. */
-void dg_ring_put(dg_ring *ring, const int16_t *src, dg_int n);
-void dg_ring_put1(dg_ring *ring, int16_t sample);
+DG_API void dg_ring_put(dg_ring *ring, const int16_t *src, dg_int n);
+DG_API void dg_ring_put1(dg_ring *ring, int16_t sample);
 
 /* The loop's side of an input ring: the oldest complete block, or NULL; dg_ring_release gives it back. */
-const int16_t *dg_ring_full_block(dg_ring *ring);
-void dg_ring_release(dg_ring *ring);
+DG_API const int16_t *dg_ring_full_block(dg_ring *ring);
+DG_API void dg_ring_release(dg_ring *ring);
 
 /* A sample in [-1, 1] (clipped beyond) as 16-bit PCM, and back. */
-int16_t dg_pcm16(float x);
-float dg_pcm_float(int16_t s);
+DG_API int16_t dg_pcm16(float x);
+DG_API float dg_pcm_float(int16_t s);
 
 #ifdef __cplusplus
 }

@@ -20,19 +20,19 @@
  * costs one product of R with the state of all batch entries (two for a GRU without linear_before_reset), and
  * one pass over the hidden units applies the gates. scratch: batch * (frames * gates * hidden + 4 * hidden)
  * floats (3 * hidden instead of 4 for a GRU with linear_before_reset). */
-void dg_gru(const float *x, const float *w, const float *r, const float *bx, const float *bh, float *h,
+DG_API void dg_gru(const float *x, const float *w, const float *r, const float *bx, const float *bh, float *h,
             float *scratch, float *y, dg_int seq, dg_int batch, dg_int input, dg_int hidden, dg_int sxt,
             dg_int sxb, dg_int syt, dg_int syb, dg_int frames, dg_int linear_before_reset);
 
-void dg_lstm(const float *x, const float *w, const float *r, const float *bx, float *h, float *c, float *scratch,
+DG_API void dg_lstm(const float *x, const float *w, const float *r, const float *bx, float *h, float *c, float *scratch,
              float *y, dg_int seq, dg_int batch, dg_int input, dg_int hidden, dg_int sxt, dg_int sxb, dg_int syt,
              dg_int syb, dg_int frames);
 
 /* dst(n) = src(n), or zeros when src is NULL: loads an initial state and stores a final one. */
-void dg_rnn_copy(float *dst, const float *src, dg_int n);
+DG_API void dg_rnn_copy(float *dst, const float *src, dg_int n);
 
 /* Streaming: on the first call after init (*primed is 0), load the initial state src (computed at run time)
  * into h; later calls keep h as the previous block left it. */
-void dg_rnn_prime(float *h, const float *src, dg_int n, dg_int *primed);
+DG_API void dg_rnn_prime(float *h, const float *src, dg_int n, dg_int *primed);
 
 #endif

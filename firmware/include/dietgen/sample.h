@@ -10,10 +10,10 @@
  * 24 bits, p_i = expf((logits[i] - max) / temperature), and the class is the first i whose running sum of p
  * exceeds u times their total. The p are computed twice rather than stored, so no buffer is needed.
  * dietgen.models.wavenet.sample_reference gives the same classes in Python. */
-dg_int dg_sample_categorical(const float *logits, dg_int classes, float temperature, uint32_t *rng);
+DG_API dg_int dg_sample_categorical(const float *logits, dg_int classes, float temperature, uint32_t *rng);
 
 /* The audio sample in [-1, 1] that mu-law code (0 .. classes - 1) stands for: dietgen.models.wavenet's
  * mu_law_decode, in the same float32 steps (to an ulp: C libraries' expm1f is not always correctly rounded). */
-float dg_mulaw_decode(dg_int code, dg_int classes);
+DG_API float dg_mulaw_decode(dg_int code, dg_int classes);
 
 #endif

@@ -50,15 +50,15 @@ typedef struct {
 
 /* Check the whole file (header, every track and event) and count its tracks and note-ons. 0, or -1 with
  * smf->error saying what is wrong and where. data[0..size) must stay in place while the file is read. */
-int dg_smf_open(dg_smf *smf, const uint8_t *data, size_t size);
+DG_API int dg_smf_open(dg_smf *smf, const uint8_t *data, size_t size);
 
 /* The file's notes into notes[0..capacity), sorted by start, then pitch, then program (notes equal in all
  * three in the order they ended); tracks holds smf->tracks cursors and capacity should be smf->max_notes.
  * The number of notes, or -1 with smf->error (no notes outside channel 10 is an error). */
-dg_int dg_smf_notes(dg_smf *smf, dg_smf_track *tracks, dg_smf_note *notes, dg_int capacity);
+DG_API dg_int dg_smf_notes(dg_smf *smf, dg_smf_track *tracks, dg_smf_note *notes, dg_int capacity);
 
 /* x rounded to 6 decimals as Python's round(x, 6): the decimal nearest to x's exact binary value (ties to
  * even), then the double nearest to that decimal. */
-double dg_smf_round6(double x);
+DG_API double dg_smf_round6(double x);
 
 #endif

@@ -4,6 +4,6 @@
 
 /* Softmax (or, when log_softmax, LogSoftmax) of x: (outer, n, inner) over its middle axis into y, same
  * shape; n >= 1. x and y may be the same buffer. */
-void dg_softmax(const float *x, float *y, dg_int outer, dg_int n, dg_int inner, int log_softmax);
+DG_API void dg_softmax(const float *x, float *y, dg_int outer, dg_int n, dg_int inner, int log_softmax);
 
 #endif

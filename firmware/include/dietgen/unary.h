@@ -3,6 +3,6 @@
 #include "dietgen/common.h"
 
 /* y[i] = f(x[i]) for i < n; x and y may be the same buffer. */
-void dg_unary(const float *x, float *y, dg_int n, dg_fn f);
+DG_API void dg_unary(const float *x, float *y, dg_int n, dg_fn f);
 
 #endif
