@@ -250,7 +250,7 @@ def measure(compiled, board: Board, workdir: Path) -> tuple[list[Sample], int]:
     """Per-node emulator counts of one model on ``board`` (bench harness, steady-state step)."""
     g = compiled.graph
     src = write_tree(render(g), workdir / "src", force=True)
-    elf = build_elf(src, compiled.c_name, board, workdir / "build", "bench")
+    elf = build_elf(src, compiled.c_name, board, workdir / "build", "bench", count_nodes=True)
     run = run_elf(elf, board, compiled.c_name, None, g.meta["plan"].out_size)
     counts = node_counts(g, run.steps[-1])
     calls = dict((n.name, c) for n, c in kernel_calls(g))

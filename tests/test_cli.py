@@ -56,17 +56,26 @@ def test_export_writes_library_that_builds(tiny, tmp_path):
     result = run("export", tiny, "-o", out)
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["CMakeLists.txt", "Makefile", "dietgen", "tiny.c", "tiny.h", "tiny_weights.c",
+    assert names == ["CMakeLists.txt", "Makefile", "dietgen", "tiny.c", "tiny.h", "tiny_unity.c", "tiny_weights.c",
                      "tiny_weights.h"]
     # only the kernels the model uses are copied
     assert sorted(p.name for p in (out / "dietgen").iterdir()) == ["common.h", "conv.c", "conv.h", "copy.c",
                                                                   "copy.h", "fns.h", "panel.c", "panel.h",
                                                                   "ports", "ports.h"]
-    subprocess.run(["make", "-s", "-C", str(out), "CFLAGS=-O1 -Werror"], check=True, capture_output=True)
-    assert (out / "libtiny.a").exists()
-    build = tmp_path / "cmake-build"
-    subprocess.run(["cmake", "-S", str(out), "-B", str(build)], check=True, capture_output=True)
-    subprocess.run(["cmake", "--build", str(build)], check=True, capture_output=True)
+    # One translation unit by default (the kernels static: only the model's API is external), each file on its own
+    # with SEPARATE=1 (the runtime's functions external too); CMake alike.
+    for make_args, runtime_external in (((), False), (("SEPARATE=1",), True)):
+        subprocess.run(["make", "-s", "-C", str(out), "clean"], check=True, capture_output=True)
+        subprocess.run(["make", "-s", "-C", str(out), "CFLAGS=-O1 -Werror", *make_args], check=True,
+                       capture_output=True)
+        external = subprocess.run(["nm", "-g", "--defined-only", str(out / "libtiny.a")], check=True,
+                                  capture_output=True, text=True).stdout
+        assert " T tiny_step" in external and (" T dg_conv1d" in external) == runtime_external, external
+    for option in ("ON", "OFF"):
+        build = tmp_path / f"cmake-build-{option}"
+        subprocess.run(["cmake", "-S", str(out), "-B", str(build), f"-DTINY_UNITY={option}"], check=True,
+                       capture_output=True)
+        subprocess.run(["cmake", "--build", str(build)], check=True, capture_output=True)
 
 
 def test_export_role_reaches_the_board_project(tiny, tmp_path, monkeypatch):

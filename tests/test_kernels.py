@@ -257,7 +257,7 @@ def _board_run(suite: Suite, src: Path, board_id: str, out: Path, no_port: bool)
     if no_port:
         board = dataclasses.replace(board, toolchain=dataclasses.replace(
             board.toolchain, cflags=(*board.toolchain.cflags, "-DDG_NO_PORT")))
-    elf = build_elf(src, NAME, board, out, "verify")
+    elf = build_elf(src, NAME, board, out, "verify", count_nodes=True)
     return run_elf(elf, board, NAME, suite.blocks, suite.out_size)
 
 
@@ -286,10 +286,10 @@ def test_emulated_core(board, tmp_path, record_property):
 
 
 def per_mac_growth(suite: Suite, run, n: int, m: int, k0: int = 17, k1: int = 64) -> float:
-    """Instructions per MAC that dg_panel_gemm's count grows by from k0 to k1 taps (the last segment of a step is
-    the dg_panel_gemm call)."""
+    """Instructions per MAC that dg_panel_gemm's count grows by from k0 to k1 taps (the last node of a step is the
+    dg_panel_gemm call)."""
     index = {c: i for i, c in enumerate(suite.cases)}
-    counts = [run.steps[index[Case(n, k, m, False, False, False)]].calls[-1] for k in (k0, k1)]
+    counts = [run.steps[index[Case(n, k, m, False, False, False)]].nodes[-1] for k in (k0, k1)]
     return (counts[1] - counts[0]) / (n * (k1 - k0) * m)
 
 

@@ -132,9 +132,16 @@ def render(graph: Graph) -> dict[str, str]:
         files[f"{name}_player.c"] = env.get_template("c/player.c.j2").render({**values, **player})
         kernels |= player_kernels(player["sampled"])
     files.update(runtime_files(kernels))
+    files[unity_name(name)] = env.get_template("c/unity.c.j2").render(
+        {**values, "runtime_sources": [f for f in files if f.startswith("dietgen/") and f.endswith(".c")]})
     files["dietgen/fns.h"] = env.get_template("c/fns.h.j2").render(
         {**values, "fns": sorted({k for text in files.values() for k in re.findall(r"DG_FN\(DG_F_(\w+)", text)})})
     return files
+
+
+def unity_name(c_name: str) -> str:
+    """The generated library's one translation unit (templates/c/unity.c.j2)."""
+    return f"{c_name}_unity.c"
 
 
 def runtime_files(kernels: set[str]) -> dict[str, str]:

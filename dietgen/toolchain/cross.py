@@ -101,10 +101,14 @@ def _target_flags(board: Board, harness_dir: Path) -> tuple[list[str], list[str]
     return cflags, ["-static", "-Wl,--gc-sections"]
 
 
-def build_elf(src_dir: Path, c_name: str, board: Board, out_dir: Path, harness: str) -> Path:
+def build_elf(src_dir: Path, c_name: str, board: Board, out_dir: Path, harness: str, *,
+              count_nodes: bool = False, unity: bool = True) -> Path:
     """Compile the generated library in ``src_dir`` with a harness for ``board``; the image's path.
 
-    Each object's stack frame is written next to it (-fstack-usage), for stack_bytes(out_dir).
+    ``count_nodes`` defines DG_COUNT_NODES: the step calls the harness's dg_mark_node before each node, so that
+    the emulator's count splits per node (emulate.node_counts), at the price of those calls; images measured
+    for their size or whole-step cost leave it off. ``unity``: see host.library_sources. Each object's stack
+    frame is written next to it (-fstack-usage), for stack_bytes(out_dir).
     """
     if harness not in HARNESSES:
         raise ValueError(f"harness {harness!r}")
@@ -120,12 +124,13 @@ def build_elf(src_dir: Path, c_name: str, board: Board, out_dir: Path, harness: 
         main = harness_dir / f"{harness}_main.c"
     src_dir, out_dir = Path(src_dir).resolve(), Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    sources = library_sources(src_dir, c_name, player=harness == "play")
+    sources = library_sources(src_dir, c_name, player=harness == "play", unity=unity)
     # as the boards' builds: AVR for size; the Pis at -O3, where the NEON activation loops vectorise (glue.py)
     opt = {"avr": "-Os", "linux": "-O3"}.get(family(board), "-O2")
     elf = out_dir / f"{c_name}-{board.id}-{harness}.elf"
     cmd = [cc, *STRICT, opt, *cflags, "-ffunction-sections", "-fdata-sections", "-fstack-usage", f"-I{src_dir}",
-           *harness_defines(c_name, player=harness == "play"), str(main), *map(str, sources),
+           *harness_defines(c_name, player=harness == "play"), *(["-DDG_COUNT_NODES"] if count_nodes else []),
+           str(main), *map(str, sources),
            *link, *board.toolchain.ldflags, "-o", str(elf), "-lm"]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=out_dir)
     if result.returncode != 0:

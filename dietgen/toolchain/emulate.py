@@ -2,8 +2,8 @@
 
 qemu-system-arm runs Cortex-M images (stdio and exit status through semihosting), qemu-aarch64 / qemu-arm run
 Raspberry Pi programs, simavr (through dietgen's own runner, linked with -lsimavr) runs AVR images. Every run
-has a time limit. Counts come per step and per kernel call: guest instructions under QEMU (a TCG plugin that
-is part of dietgen; QEMU has no cycle model) and exact cycles under simavr.
+has a time limit. Counts come per step and, in images built with count_nodes, per node: guest instructions under
+QEMU (a TCG plugin that is part of dietgen; QEMU has no cycle model) and exact cycles under simavr.
 """
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ MAX_AVR_CYCLES = 2_000_000_000
 
 @dataclass(frozen=True)
 class StepCount:
-    total: int                      # everything between the harness's markers
-    calls: tuple[int, ...]          # per kernel call NAME_step makes, in order
+    total: int                      # everything between the harness's markers but dg_mark_node's own body
+    nodes: tuple[int, ...]          # per node marked by dg_mark_node (count_nodes builds), in order; sums to total
 
 
 @dataclass(frozen=True)
@@ -138,16 +138,15 @@ def symbols(elf: Path, board: Board) -> dict[str, tuple[int, int]]:
 
 def _markers(elf: Path, board: Board, c_name: str) -> dict[str, int]:
     syms = symbols(elf, board)
-    step = f"{c_name}_step"
-    missing = [s for s in ("dg_mark_begin", "dg_mark_end", "main", step) if s not in syms]
+    missing = [s for s in ("dg_mark_begin", "dg_mark_end", f"{c_name}_step") if s not in syms]
     if missing:
         raise DietgenError(f"{elf.name} has no symbol {missing[0]}; build it with build_elf")
-    lo, size = syms[step]
-    lo &= ~1   # Thumb function symbols carry the mode in bit 0
-    main_lo, main_size = syms["main"]
-    main_lo &= ~1
-    marks = {"begin": syms["dg_mark_begin"][0] & ~1, "end": syms["dg_mark_end"][0] & ~1, "lo": lo, "hi": lo + size,
-             "mlo": main_lo, "mhi": main_lo + main_size}
+    # Thumb function symbols carry the mode in bit 0. An image built without count_nodes has no dg_mark_node
+    # (the linker drops it unused): an empty range, so its steps count as a whole.
+    node_lo, node_size = syms.get("dg_mark_node", (0, 0))
+    node_lo &= ~1
+    marks = {"begin": syms["dg_mark_begin"][0] & ~1, "end": syms["dg_mark_end"][0] & ~1, "nlo": node_lo,
+             "nhi": node_lo + node_size}
     for name in ("dg_io_read", "dg_io_write", "dg_io_status"):
         if name in syms:
             marks[name] = syms[name][0]
@@ -162,9 +161,9 @@ def _command(elf: Path, board: Board, marks: dict[str, int], counts: Path) -> li
         io = [f"{marks['dg_io_read']:x}", f"{marks['dg_io_write']:x}", f"{marks['dg_io_status'] & 0xFFFF:x}"] \
             if "dg_io_read" in marks else []
         return [str(simavr_runner()), avr_mcu(board), str(board.clock_hz), str(elf), str(MAX_AVR_CYCLES),
-                str(counts), *(f"{marks[k]:x}" for k in ("begin", "end", "lo", "hi", "mlo", "mhi")), *io]
-    plugin = (f"{qemu_plugin(binary)},begin={marks['begin']:x},end={marks['end']:x},lo={marks['lo']:x},"
-              f"hi={marks['hi']:x},mlo={marks['mlo']:x},mhi={marks['mhi']:x},out={counts}")
+                str(counts), *(f"{marks[k]:x}" for k in ("begin", "end", "nlo", "nhi")), *io]
+    plugin = (f"{qemu_plugin(binary)},begin={marks['begin']:x},end={marks['end']:x},nlo={marks['nlo']:x},"
+              f"nhi={marks['nhi']:x},out={counts}")
     if kind == "cortex-m":
         machine = board.emulator.machine or MACHINE_OF_CORE[board.core]
         return [binary, "-M", machine, "-nographic", "-monitor", "none", "-serial", "none",
@@ -174,17 +173,16 @@ def _command(elf: Path, board: Board, marks: dict[str, int], counts: Path) -> li
 
 
 def node_counts(graph, step: StepCount) -> dict[str, int]:
-    """A step's counts per node: NAME_step makes its kernel calls in node order, so the n-th counted call
-    belongs to the node that emitted the n-th call."""
+    """A step's count per node (0 for views, which run no code), from an image built with count_nodes: NAME_step
+    marks each node that makes runtime calls before it, in node order, so the n-th segment belongs to the n-th
+    such node, however the compiler inlined its kernels."""
     from dietgen.cost import kernel_calls
-    calls = kernel_calls(graph)
-    if sum(n for _, n in calls) != len(step.calls):
-        raise DietgenError(f"{graph.name}: the emulator counted {len(step.calls)} kernel calls, the generated "
-                           f"step makes {sum(n for _, n in calls)}")
-    counts, pos = {}, 0
-    for node, n in calls:
-        counts[node.name] = sum(step.calls[pos:pos + n])
-        pos += n
+    running = [node for node, n in kernel_calls(graph) if n]
+    if len(running) != len(step.nodes):
+        raise DietgenError(f"{graph.name}: the emulator counted {len(step.nodes)} nodes, the generated step runs "
+                           f"{len(running)} (count them in an image built with count_nodes)")
+    counts = {node.name: 0 for node in graph.nodes}
+    counts.update((node.name, c) for node, c in zip(running, step.nodes))
     return counts
 
 
@@ -249,7 +247,7 @@ def run_on_board(compiled, blocks: np.ndarray, board_id: str) -> tuple[np.ndarra
     g = compiled.graph
     with tempfile.TemporaryDirectory(prefix="dietgen-board-") as tmp:
         src = write_tree(render(g), Path(tmp) / "src")
-        elf = build_elf(src, compiled.c_name, board, Path(tmp) / "build", "verify")
+        elf = build_elf(src, compiled.c_name, board, Path(tmp) / "build", "verify", count_nodes=True)
         run = run_elf(elf, board, compiled.c_name, blocks, g.meta["plan"].out_size)
     if not run.steps:
         raise DietgenError(f"{board.id}: the emulator reported no counts for {compiled.c_name}")

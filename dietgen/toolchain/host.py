@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dietgen.codegen.render import unity_name
 from dietgen.errors import DietgenError
 from dietgen.resources import firmware
 
@@ -22,8 +23,14 @@ def find_compiler(cc: str | None = None) -> str:
     return cc
 
 
-def library_sources(src_dir: Path, name: str, player: bool = False) -> list[Path]:
-    """The generated library's C files (with its note player when asked)."""
+def library_sources(src_dir: Path, name: str, player: bool = False, unity: bool = True) -> list[Path]:
+    """The generated library's C files (with its note player when asked). dietgen's own builds compile its one
+    translation unit, NAME_unity.c (which includes the player), where there is one: they build what a board runs
+    (the PlatformIO project compiles it too), so counts, sizes and outputs are that build's. Libraries without one
+    (hand-written test libraries) and ``unity=False`` give each file."""
+    unity_file = src_dir / unity_name(name)
+    if unity and unity_file.is_file():
+        return [unity_file]
     own = [f"{name}.c", f"{name}_weights.c", *([f"{name}_player.c"] if player else [])]
     return [src_dir / f for f in own] + sorted((src_dir / "dietgen").glob("*.c"))
 
@@ -40,14 +47,15 @@ def harness_defines(name: str, player: bool = False) -> list[str]:
 
 def build_harness(src_dir: Path, name: str, out: Path, *, cc: str | None = None, opt: str = "-O2",
                   sanitize: bool = False, extra: tuple[str, ...] = (), player: bool = False,
-                  main: str | None = None) -> Path:
+                  main: str | None = None, unity: bool = True) -> Path:
     """Compile the generated library in ``src_dir`` with firmware/harness/host_main.c (or, for its note
-    player, play_main.c, timing its steps; or the harness named by ``main``) into ``out``."""
+    player, play_main.c, timing its steps; or the harness named by ``main``) into ``out``; ``unity``: see
+    library_sources."""
     cc = find_compiler(cc)
     main = firmware() / "harness" / (main or ("play_main.c" if player else "host_main.c"))
     timing = ("-DDG_PLAY_TIMING",) if player else ()
     cmd = [cc, *STRICT, opt, *(SANITIZE if sanitize else ()), *timing, *extra, f"-I{src_dir}",
-           *harness_defines(name, player), str(main), *map(str, library_sources(src_dir, name, player)),
+           *harness_defines(name, player), str(main), *map(str, library_sources(src_dir, name, player, unity)),
            "-o", str(out), "-lm"]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:

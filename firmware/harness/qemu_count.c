@@ -1,4 +1,4 @@
-/* QEMU TCG plugin: counts the guest instructions the model executes, per kernel call.
+/* QEMU TCG plugin: counts the guest instructions the model executes, per node of its step.
  *
  * Debian's QEMU loads plugins but ships no qemu-plugin.h, so the few API functions used here are declared
  * below. Their signatures are the same from QEMU 4.2 on, but QEMU loads a plugin only when the API version it
@@ -9,12 +9,11 @@
  *     cc -O2 -shared -fPIC -DDG_QEMU_PLUGIN_VERSION=N qemu_count.c -o libqemu_count.so
  * Arguments (-plugin libqemu_count.so,arg=value,...), addresses in hex:
  *     begin, end   the harness's marker functions called just before and just after NAME_step
- *     lo, hi       the address range of NAME_step itself
- *     mlo, mhi     the address range of the harness's main, which calls NAME_step
+ *     nlo, nhi     the address range of dg_mark_node, which a counting build calls before each node (optional:
+ *                  an image without it gives the total alone)
  *     out          file that receives one line per step: "<total> <segment> <segment> ..."
- * A segment is one kernel call: the instructions NAME_step spends setting the call up, then everything the
- * callee executes; the step's epilogue joins the last call. NAME_step is straight-line code, so the n-th
- * segment belongs to the n-th call it makes.
+ * A segment is one node: everything from one dg_mark_node call to the next (segments.h); the segments add up to
+ * the total, which leaves out the marker's own instructions.
  * Counting is per executed translation block, which is exact here: bare-metal and user-mode harnesses take
  * no interrupts, so a block always runs to its end. */
 #include <inttypes.h>
@@ -47,10 +46,9 @@ uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
 #endif
 __attribute__((visibility("default"))) int qemu_plugin_version = DG_QEMU_PLUGIN_VERSION;
 
-static uint64_t begin_addr, end_addr, step_lo, step_hi, main_lo, main_hi;
+static uint64_t begin_addr, end_addr, node_lo, node_hi;
 static FILE *out;
 static bool active;
-static uint64_t total;
 static dg_segments segments;
 
 /* The block's start address and instruction count travel packed in the callback's user data pointer:
@@ -63,13 +61,12 @@ static void on_exec(unsigned int vcpu, void *udata)
     (void)vcpu;
     if (pc == begin_addr) {
         active = true;
-        total = 0;
         dg_segments_reset(&segments);
         return;
     }
     if (pc == end_addr) {
         if (active && out) {
-            fprintf(out, "%" PRIu64, total);
+            fprintf(out, "%" PRIu64, segments.total);
             for (i = 0; i < segments.n; ++i)
                 fprintf(out, " %" PRIu64, segments.counts[i]);
             fputc('\n', out);
@@ -80,8 +77,12 @@ static void on_exec(unsigned int vcpu, void *udata)
     }
     if (!active)
         return;
-    total += n;
-    dg_segments_add(&segments, pc >= main_lo && pc < main_hi, pc >= step_lo && pc < step_hi, n);
+    if (pc >= node_lo && pc < node_hi) {
+        if (pc == node_lo)
+            dg_segments_mark(&segments);
+        return;
+    }
+    dg_segments_add(&segments, n);
 }
 
 static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
@@ -114,20 +115,16 @@ __attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t 
             begin_addr = strtoull(eq + 1, NULL, 16) & ~1ULL;
         else if (!strncmp(argv[i], "end=", 4))
             end_addr = strtoull(eq + 1, NULL, 16) & ~1ULL;
-        else if (!strncmp(argv[i], "lo=", 3))
-            step_lo = strtoull(eq + 1, NULL, 16) & ~1ULL;
-        else if (!strncmp(argv[i], "hi=", 3))
-            step_hi = strtoull(eq + 1, NULL, 16);
-        else if (!strncmp(argv[i], "mlo=", 4))
-            main_lo = strtoull(eq + 1, NULL, 16) & ~1ULL;
-        else if (!strncmp(argv[i], "mhi=", 4))
-            main_hi = strtoull(eq + 1, NULL, 16);
+        else if (!strncmp(argv[i], "nlo=", 4))
+            node_lo = strtoull(eq + 1, NULL, 16) & ~1ULL;
+        else if (!strncmp(argv[i], "nhi=", 4))
+            node_hi = strtoull(eq + 1, NULL, 16);
         else if (!strncmp(argv[i], "out=", 4))
             out = fopen(eq + 1, "w");
         else
             return -1;
     }
-    if (!out || !begin_addr || !end_addr || step_hi <= step_lo || main_hi <= main_lo)
+    if (!out || !begin_addr || !end_addr || node_hi < node_lo)
         return -1;
     qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);
     qemu_plugin_register_atexit_cb(id, on_plugin_exit, NULL);

@@ -1,7 +1,9 @@
-/* Splitting a step's instruction or cycle count into one segment per kernel call, shared by the QEMU plugin
- * (qemu_count.c) and the simavr runner (avr/simavr_run.c). NAME_step only calls kernels one after another, so
- * the n-th run of code outside NAME_step belongs to the n-th kernel call; set-up code inside NAME_step joins
- * the call it prepares, and what runs after the last call joins the last segment. */
+/* Splitting a step's instruction or cycle count into one segment per node, shared by the QEMU plugin
+ * (qemu_count.c) and the simavr runner (avr/simavr_run.c). A counting build (DG_COUNT_NODES) calls dg_mark_node
+ * before each node of NAME_step that runs code, so a segment is everything from one mark to the next, whether the
+ * node's kernels were called or inlined. What runs before the first mark (the harness's call, NAME_step's
+ * prologue) joins the first segment, what runs after the last one (the epilogue, the return into the harness)
+ * the last: the segments add up to the step's total. The marker's own body is counted in neither. */
 #ifndef DG_SEGMENTS_H
 #define DG_SEGMENTS_H
 
@@ -11,36 +13,35 @@
 
 typedef struct {
     uint64_t counts[DG_MAX_SEGMENTS];
-    uint64_t pending;  /* spent inside NAME_step since the last kernel call */
+    uint64_t total;
+    uint64_t before_first;  /* spent before the first mark */
     int n;
-    int prev_in_step;
 } dg_segments;
 
 static void dg_segments_reset(dg_segments *s)
 {
     s->n = 0;
-    s->pending = 0;
-    s->prev_in_step = 0;
+    s->total = 0;
+    s->before_first = 0;
 }
 
-/* Account `spent` units executed at a pc that lies in the harness (in_main), in NAME_step (in_step) or in a
- * kernel (neither). */
-static void dg_segments_add(dg_segments *s, int in_main, int in_step, uint64_t spent)
+/* A dg_mark_node call: the next node starts. */
+static void dg_segments_mark(dg_segments *s)
 {
-    if (in_main) {
-        /* back in the harness: NAME_step returned */
-        if (s->n > 0)
-            s->counts[s->n - 1] += s->pending;
-        s->pending = 0;
-    } else if (in_step) {
-        s->pending += spent;
-    } else if (s->prev_in_step && s->n < DG_MAX_SEGMENTS) {
-        s->counts[s->n++] = s->pending + spent;
-        s->pending = 0;
-    } else if (s->n > 0) {
-        s->counts[s->n - 1] += spent;
+    if (s->n < DG_MAX_SEGMENTS) {
+        s->counts[s->n] = s->n == 0 ? s->before_first : 0;
+        s->n++;
     }
-    s->prev_in_step = in_step;
+}
+
+/* `spent` units executed outside the marker. */
+static void dg_segments_add(dg_segments *s, uint64_t spent)
+{
+    s->total += spent;
+    if (s->n > 0)
+        s->counts[s->n - 1] += spent;
+    else
+        s->before_first += spent;
 }
 
 #endif

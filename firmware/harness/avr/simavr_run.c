@@ -1,12 +1,12 @@
 /* Runs an AVR firmware image on simavr, cycle-exact, the way the host harness runs natively: blocks of floats
  * from stdin go to the firmware and its output blocks come back on stdout (see avr_main.c), main's return
- * value becomes the exit status, and the cycles each step spends are written per kernel call (see
- * qemu_count.c for the same counting under QEMU).
+ * value becomes the exit status, and the cycles each step spends are written per node (see qemu_count.c for
+ * the same counting under QEMU, segments.h for the split).
  *
- *   simavr_run MCU F_CPU FIRMWARE.elf MAX_CYCLES COUNTS_FILE BEGIN END STEP_LO STEP_HI MAIN_LO MAIN_HI
- *              [READ WRITE STATUS]
+ *   simavr_run MCU F_CPU FIRMWARE.elf MAX_CYCLES COUNTS_FILE BEGIN END NODE_LO NODE_HI [READ WRITE STATUS]
  *
- * Addresses are hexadecimal byte addresses (from nm). Exit status: main's value, or 124 when MAX_CYCLES run
+ * Addresses are hexadecimal byte addresses (from nm); NODE_LO and NODE_HI bound dg_mark_node (both 0 in an image
+ * without it). Exit status: main's value, or 124 when MAX_CYCLES run
  * out, 125 on a crash, 126 on bad arguments. Link with -lsimavr. */
 #include <stdarg.h>
 #include <stdint.h>
@@ -53,28 +53,26 @@ int main(int argc, char **argv)
     elf_firmware_t fw;
     avr_t *avr;
     unsigned long long max_cycles;
-    uint32_t begin, end, lo, hi, main_lo, main_hi, io_read = 0, io_write = 0, io_status = 0, prev_pc;
+    uint32_t begin, end, node_lo, node_hi, io_read = 0, io_write = 0, io_status = 0, prev_pc;
     static dg_segments segments;
-    uint64_t total = 0, start = 0, before;
+    uint64_t before;
     int active = 0, state;
     FILE *counts;
 
-    if (argc != 12 && argc != 15) {
-        fprintf(stderr, "usage: simavr_run MCU F_CPU FIRMWARE.elf MAX_CYCLES COUNTS BEGIN END LO HI "
-                        "MAIN_LO MAIN_HI [READ WRITE STATUS]\n");
+    if (argc != 10 && argc != 13) {
+        fprintf(stderr, "usage: simavr_run MCU F_CPU FIRMWARE.elf MAX_CYCLES COUNTS BEGIN END NODE_LO NODE_HI "
+                        "[READ WRITE STATUS]\n");
         return 126;
     }
     max_cycles = strtoull(argv[4], NULL, 10);
     begin = hex(argv[6]);
     end = hex(argv[7]);
-    lo = hex(argv[8]);
-    hi = hex(argv[9]);
-    main_lo = hex(argv[10]);
-    main_hi = hex(argv[11]);
-    if (argc == 15) {
-        io_read = hex(argv[12]);
-        io_write = hex(argv[13]);
-        io_status = hex(argv[14]);
+    node_lo = hex(argv[8]);
+    node_hi = hex(argv[9]);
+    if (argc == 13) {
+        io_read = hex(argv[10]);
+        io_write = hex(argv[11]);
+        io_status = hex(argv[12]);
     }
     avr_global_logger_set(log_to_stderr);
     memset(&fw, 0, sizeof fw);
@@ -115,11 +113,9 @@ int main(int argc, char **argv)
         } else if (pc == begin) {
             active = 1;
             dg_segments_reset(&segments);
-            start = avr->cycle;
         } else if (pc == end && active) {
             int i;
-            total = avr->cycle - start;
-            fprintf(counts, "%llu", (unsigned long long)total);
+            fprintf(counts, "%llu", (unsigned long long)segments.total);
             for (i = 0; i < segments.n; ++i)
                 fprintf(counts, " %llu", (unsigned long long)segments.counts[i]);
             fputc('\n', counts);
@@ -128,9 +124,12 @@ int main(int argc, char **argv)
         before = avr->cycle;
         prev_pc = pc;
         state = avr_run(avr);
-        if (active)
-            dg_segments_add(&segments, prev_pc >= main_lo && prev_pc < main_hi, prev_pc >= lo && prev_pc < hi,
-                            avr->cycle - before);
+        if (active && prev_pc >= node_lo && prev_pc < node_hi) {
+            if (prev_pc == node_lo)
+                dg_segments_mark(&segments);
+        } else if (active) {
+            dg_segments_add(&segments, avr->cycle - before);
+        }
     }
     fclose(counts);
     fflush(stdout);

@@ -43,9 +43,12 @@ void tiny_step(const float *in, float *out)
 {
     float *const A = DG_ARENA;
     /* conv: Conv -> (1, 4, 8) */
+    DG_MARK_NODE();
     dg_conv1d(in, tiny_w_conv_weight_conv_g1, tiny_w_conv_bias, (A + 32), A, 1, 2, 8, 4, 8, 2, 1, 2, 2, 1, 8, DG_FN(DG_F_RELU, 0.0f, 0.0f));
     /* to_frames: Transpose -> (1, 8, 4) */
+    DG_MARK_NODE();
     dg_copy_nd((A + 32), A, 2, dg_t0, dg_t1, dg_t2);
     /* fc: Dense -> (1, 8, 3) */
+    DG_MARK_NODE();
     dg_panel_gemm(tiny_w_fc_folded_weight_panels, tiny_w_fc_folded_bias, A, 4, out, 3, 1, 8, 3, 4, DG_FN(DG_F_TANH, 0.0f, 0.0f));
 }

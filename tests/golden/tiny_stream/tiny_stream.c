@@ -57,9 +57,12 @@ void tiny_stream_step(const float *in, float *out)
     float *const S = DG_STATE;
     dg_int *const I = tiny_stream_istate;
     /* conv: ConvStream -> (1, 4, 3) */
+    DG_MARK_NODE();
     dg_conv1d_stream(in, tiny_stream_w_conv_weight_conv_g1, tiny_stream_w_conv_bias, (A + 12), S, I, A, 1, 2, 3, 4, 3, 2, 1, 2, 0, 1, 3, DG_FN(DG_F_RELU, 0.0f, 0.0f));
     /* to_frames: Transpose -> (1, 3, 4) */
+    DG_MARK_NODE();
     dg_copy_nd((A + 12), A, 2, dg_t0, dg_t1, dg_t2);
     /* fc: Dense -> (1, 3, 3) */
+    DG_MARK_NODE();
     dg_panel_gemm(tiny_stream_w_fc_folded_weight_panels, tiny_stream_w_fc_folded_bias, A, 4, out, 3, 1, 3, 3, 4, DG_FN(DG_F_TANH, 0.0f, 0.0f));
 }
