@@ -110,27 +110,28 @@ def baseline(rev: str) -> dict:
 def runtime_code_bytes(model, board_id: str, shapes=None, stream=None) -> tuple[int, list[str]]:
     """Bytes of code and data of the model's generated library without its weights (the model's step, the
     kernels it uses) plus the app layer's ring and MIDI parser, built for ``board_id`` with -Os as PlatformIO
-    builds, and the libm functions it calls."""
+    builds them (the model's unity file, the app's runtime on its own), and the libm functions it calls. The
+    unity file includes the weights: their object, built alone, is taken off."""
     from dietgen.boards import get_board
-    from dietgen.codegen.render import render, runtime_files
+    from dietgen.codegen.render import render, runtime_files, unity_name
     from dietgen.pipeline import compile_model
     board = get_board(board_id)
     compiled = compile_model(model, shapes=shapes, stream=stream)
     files = {**runtime_files({"ring", "midi"}), **render(compiled.graph)}
+    built = {unity_name(compiled.c_name): 1, "dietgen/ring.c": 1, "dietgen/midi.c": 1,
+             f"{compiled.c_name}_weights.c": -1}
     total, undefined = 0, set()
     with tempfile.TemporaryDirectory() as tmp:
         for rel, text in files.items():
             (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
             (Path(tmp) / rel).write_text(text)
-        for rel in files:
-            if not rel.endswith(".c") or rel.endswith("_weights.c"):
-                continue
+        for rel, sign in built.items():
             obj = Path(tmp) / (rel + ".o")
             subprocess.run([board.toolchain.cc, *board.toolchain.cflags, "-std=c99", "-Os", "-ffunction-sections",
                             "-fdata-sections", f"-I{tmp}", "-c", str(Path(tmp) / rel), "-o", str(obj)], check=True)
             size = subprocess.run([board.toolchain.cc.replace("gcc", "size"), str(obj)], capture_output=True,
                                   text=True, check=True).stdout.splitlines()[1].split()
-            total += int(size[0]) + int(size[1])
+            total += sign * (int(size[0]) + int(size[1]))
             nm = subprocess.run([board.toolchain.cc.replace("gcc", "nm"), "-u", str(obj)], capture_output=True,
                                 text=True, check=True).stdout
             undefined |= {line.split()[-1] for line in nm.splitlines() if line.strip()}

@@ -4,6 +4,7 @@ counted as underruns and played as silence, MIDI bytes turned into the note play
 audio as `dietgen generate`. Also the roles (generator, effect) and the AVR glue's timer-driven PWM on simavr."""
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -41,12 +42,13 @@ def ddsp_project(tmp_path_factory):
 
 
 def fake_board(project: Path, name: str, chunk: int) -> Path:
-    """The project's app layer and library built with the fake board, its rings sized for ``chunk``."""
+    """The project's app layer and library built with the fake board, its rings sized for ``chunk``; the library's
+    sources are those its library.json names, as PlatformIO builds it."""
     lib = project / "lib" / name
     exe = project / f"fake_board_{chunk}"
     if not exe.exists():
-        sources = [str(TOOLS / "fake_board.c"), *map(str, sorted(lib.glob("*.c"))),
-                   *map(str, sorted((lib / "dietgen").glob("*.c")))]
+        kept = json.loads((lib / "library.json").read_text())["build"]["srcFilter"]
+        sources = [str(TOOLS / "fake_board.c"), *(str(lib / f[2:-1]) for f in kept if f.startswith("+<"))]
         subprocess.run(["gcc", "-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pedantic", *SANITIZE,
                         f"-DDG_HW_CHUNK={chunk}", f"-I{project / 'src'}", f"-I{lib}", *sources, "-o", str(exe),
                         "-lm"], check=True)

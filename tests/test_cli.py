@@ -56,8 +56,8 @@ def test_export_writes_library_that_builds(tiny, tmp_path):
     result = run("export", tiny, "-o", out)
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["CMakeLists.txt", "Makefile", "dietgen", "tiny.c", "tiny.h", "tiny_unity.c", "tiny_weights.c",
-                     "tiny_weights.h"]
+    assert names == ["CMakeLists.txt", "Makefile", "dietgen", "tiny.c", "tiny.h", "tiny_unity.c",
+                     "tiny_weights.c", "tiny_weights.h"]
     # only the kernels the model uses are copied
     assert sorted(p.name for p in (out / "dietgen").iterdir()) == ["common.h", "conv.c", "conv.h", "copy.c",
                                                                   "copy.h", "fns.h", "panel.c", "panel.h",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -68,6 +69,14 @@ def test_project_layout_ini_and_library(tiny):
     assert "[env:nano33ble]\nplatform = nordicnrf52\nboard = nano33ble\nframework = arduino\n" in ini
     assert "[env:offline]\nplatform = symlink://offline/platform\ncustom_cc = arm-none-eabi-gcc" in ini
     assert json.loads(files["lib/tiny/library.json"])["name"] == "tiny"
+    # Every C file of the library compiles once: the model in its unity file, the board program's runtime (the
+    # rings, the glue's resampler) on its own, external, as the program calls it.
+    build = json.loads(files["lib/tiny/library.json"])["build"]
+    alone = ["dietgen/resample.c", "dietgen/ring.c"]
+    assert build["srcFilter"] == ["-<*>", "+<tiny_unity.c>", *(f"+<{c}>" for c in alone)]
+    included = re.findall(r'^#include "(\S+\.c)"$', files["lib/tiny/tiny_unity.c"], re.M)
+    assert sorted([*included, *alone, "tiny_unity.c"]) == sorted(
+        rel.removeprefix("lib/tiny/") for rel in files if rel.startswith("lib/tiny/") and rel.endswith(".c"))
     assert "dg_app_work();" in files["src/main.cpp"] and "tiny_step(dg_x, dg_y)" in files["src/dietgen_app.h"]
     # Linux boards get a C program; boards without a compiler in Debian get no offline env.
     pi = render_project(compiled, get_board("rpi5"))
