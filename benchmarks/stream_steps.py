@@ -9,7 +9,9 @@ For three model shapes that users compare against RTNeural:
 
 and for each block size (1 and 64 input frames per step by default), the script compiles the step program with
 ``dietgen.pipeline.compile_model(..., stream=StreamSpec(...))``, renders the C, writes a small ``main.c`` beside it
-and builds it with ``gcc -std=c99 -O3 -march=native -ffp-contract=off`` (and ``-O2`` as a second column). The
+and builds it with ``gcc -std=c99 -O3 -march=native -ffp-contract=off`` (and ``-O2`` as a second column), the
+library as its one translation unit ``<name>_unity.c`` as dietgen builds it (``--separate``: file by file, the
+kernels then external and compiled without the model's sizes). The
 program calls ``<name>_init()``, runs ``--warmup`` steps, then exactly ``--steps`` steps inside
 ``bench_steps()`` (``noinline``/``noclone``). ``valgrind --tool=callgrind --toggle-collect=bench_steps`` counts
 the instructions executed inside ``bench_steps`` and everything it calls (libm included); instructions per
@@ -58,6 +60,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dietgen.bench import callgrind_instructions
+from dietgen.toolchain.host import library_sources
 from dietgen.codegen.render import render
 from dietgen.output import write_tree
 from dietgen.passes.stream import StreamSpec
@@ -270,10 +273,9 @@ def export_case(case: Case, module: nn.Module, block: int, root: Path, warmup: i
                  x_full, ref)
 
 
-def build(b: Built, opt: str, extra: list[str]) -> tuple[Path, list[str]]:
+def build(b: Built, opt: str, extra: list[str], unity: bool) -> tuple[Path, list[str]]:
     src = b.dir / "src"
-    sources = [b.dir / "main.c", src / f"{b.c_name}.c", src / f"{b.c_name}_weights.c",
-               *sorted((src / "dietgen").glob("*.c"))]
+    sources = [b.dir / "main.c", *library_sources(src, b.c_name, unity=unity)]
     flags = [*BASE_CFLAGS[:1], opt, *BASE_CFLAGS[1:], *extra]
     exe = b.dir / f"bench{opt}"
     run(["gcc", *flags, f"-I{src}", *map(str, sources), "-o", str(exe), "-lm"])
@@ -348,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tol", type=float, default=1e-4, help="max abs error against PyTorch, scaled by max(1, |ref|)")
     ap.add_argument("--build-dir", type=Path, help="keep the generated C, programs and callgrind files here")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel gcc/valgrind runs")
+    ap.add_argument("--separate", action="store_true",
+                    help="compile the generated files one by one instead of the unity file")
     args = ap.parse_args(argv)
 
     for tool in ("gcc", "valgrind"):
@@ -366,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["-mno-avx512f"]
         flags_note = ("gcc flags `-std=c99 -O3|-O2 -march=native -ffp-contract=off -mno-avx512f` (this CPU has "
                       "AVX-512, which valgrind cannot decode; AVX2/FMA stay enabled).")
+    flags_note += (" The generated files compiled one by one." if args.separate else
+                   " The library compiled as its one translation unit, `<name>_unity.c`.")
 
     tmp = None
     if args.build_dir is None:
@@ -405,7 +411,7 @@ def measure(b: Built, args, extra: list[str]) -> list[dict]:
     rows = []
     checksums = {}
     for opt in OPT_LEVELS:
-        exe, flags = build(b, opt, extra)
+        exe, flags = build(b, opt, extra, unity=not args.separate)
         err = check_output(b, exe, args.warmup, args.steps, args.tol)
         total, checksum = callgrind(b, exe, args.warmup, args.steps)
         checksums[opt] = checksum
@@ -416,6 +422,7 @@ def measure(b: Built, args, extra: list[str]) -> list[dict]:
             "block": b.block,
             "opt": opt,
             "cflags": " ".join(flags),
+            "build": "separate" if args.separate else "unity",
             "state_bytes": b.macros["STATE_BYTES"],
             "arena_bytes": b.macros["ARENA_BYTES"],
             "weight_bytes": b.macros.get("WEIGHT_BYTES"),
