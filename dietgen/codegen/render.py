@@ -1,5 +1,6 @@
 """Render a planned graph into C: the model header and source, its weights, the kernels it uses (and only
-those), and host build files. Python decides everything; templates only lay it out."""
+those), the unity file that includes them all as one translation unit, and host build files. Python decides
+everything; templates only lay it out."""
 from __future__ import annotations
 
 import re
