@@ -90,7 +90,8 @@ def render_project(compiled: Compiled, board: Board, report: BudgetReport | None
                                     f"-D DG_ARENA_SECTION={arena_section}" if arena_section else "") if f],
         "pio_options": options, "lib_deps": glue["glue"]["lib_deps"],
         # library.json compiles the model as its one translation unit (kernels static, specialised for its sizes:
-        # on the Cortex-M4F 12-25 % fewer instructions per step and up to 3.8 KB less flash than file by file),
+        # the demo on the Cortex-M4F takes 4.6 % fewer instructions per step and 7.4 KB less flash than built file
+        # by file, on the ATmega2560 half the flash),
         # and beside it, external, the runtime the board program calls itself (rings, MIDI, a resampler), which the
         # unity file's static functions would hide. The generated files it includes are filtered out, so each
         # source compiles once.

@@ -7,7 +7,7 @@
 /* GCC, specialising a kernel for constant sizes, can warn that some iteration would overflow a pointer in a loop
  * those sizes never run (seen at -O3 on 32-bit ARM: the remainder after a loop unrolled by 4, for k = 48). This
  * warning, a false alarm on code paths the model never takes, is off in this translation unit only; the kernels'
- * bounds are checked file by file under the sanitizers. */
+ * bounds are checked under the sanitizers by dietgen's tests. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Waggressive-loop-optimizations"
 #endif
