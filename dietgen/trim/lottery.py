@@ -51,8 +51,9 @@ from dietgen.errors import DietgenError
 from dietgen.frontend.sources import call_factory
 from dietgen.models.base import AudioModel
 from dietgen.models.factory import FactoryModel, trust
-from dietgen.train import (_replace_atomically, _state_copy, batch_to, build_for_data, check_training_numbers, fit,
-                           mean_loss, pick_device, save_run_checkpoint)
+from dietgen.output import replace_files_atomically
+from dietgen.train import (batch_to, build_for_data, check_training_numbers, fit, mean_loss, pick_device,
+                           save_run_checkpoint, state_copy)
 from dietgen.trim import masking, measure
 from dietgen.trim.criteria import CRITERIA, score_units
 from dietgen.trim.report import DOCUMENT, FORMAT, VERSION, load_run, write_report
@@ -298,7 +299,7 @@ def _dense_round(run: _Run, model: AudioModel, progress, on_epoch):
 
     def keep_snapshot(record: dict) -> None:
         if record["epoch"] <= s.rewind:
-            snapshot.update(_state_copy(model))
+            snapshot.update(state_copy(model))
         on_epoch(record)
 
     result = _train_round(run, 0, model, progress, keep_snapshot)
@@ -427,5 +428,5 @@ def _write_document(run: _Run) -> None:
     if not distributed.is_main():
         return
     text = json.dumps(run.doc, indent=2) + "\n"
-    _replace_atomically(lambda tmp: (tmp / DOCUMENT).write_text(text), [DOCUMENT], run.run_dir)
+    replace_files_atomically(lambda tmp: (tmp / DOCUMENT).write_text(text), [DOCUMENT], run.run_dir)
     write_report(run.run_dir, run.doc)

@@ -146,7 +146,7 @@ def write_report(run_dir: Path, doc: dict) -> None:
     """RUN/report.md (settings and the rounds table) and RUN/report.png (normalised test loss against
     compression), both replaced atomically so a reader never sees half a report."""
     from dietgen.report.plots import compression_png
-    from dietgen.train import _replace_atomically
+    from dietgen.output import replace_files_atomically
 
     def write(tmp: Path) -> None:
         text = "\n\n".join([_title(doc), _summary(doc), _markdown_table(HEADERS, _round_rows(doc)),
@@ -154,7 +154,7 @@ def write_report(run_dir: Path, doc: dict) -> None:
         (tmp / "report.md").write_text(text + "\n")
         (tmp / "report.png").write_bytes(compression_png([(run_label(doc), [doc])]))
 
-    _replace_atomically(write, ["report.md", "report.png"], Path(run_dir))
+    replace_files_atomically(write, ["report.md", "report.png"], Path(run_dir))
 
 
 def _interpolated(rounds: list[dict], target: float) -> float | None:
