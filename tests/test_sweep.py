@@ -4,6 +4,7 @@ CLI, skips them when rerun, and reports a failed job without stopping the others
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -211,3 +212,12 @@ def test_local_ray_sweep_runs_resumes_and_reports(tmp_path, data, monkeypatch):
                          '[grid]\ncriterion = ["magnitude", "activation"]\n', "changed.toml")
     assert_one_line_error(run("trim", "sweep", changed, "-o", out), "ddsp-tiny-magnitude-seed0", "epochs 1",
                           code=(1,))
+
+    # A run whose folder is deleted is made again with the settings the sweep file now gives it.
+    alone = sweep_file(tmp_path, TINY.format(data=data).replace("epochs = 1", "epochs = 2") +
+                       '[grid]\ncriterion = ["magnitude"]\n', "alone.toml")
+    assert_one_line_error(run("trim", "sweep", alone, "-o", out), "delete the run's folder", code=(1,))
+    shutil.rmtree(out / "ddsp-tiny-magnitude-seed0")
+    remade = run("trim", "sweep", alone, "-o", out)
+    assert remade.exit_code == 0, remade.output
+    assert load_run(out / "ddsp-tiny-magnitude-seed0")["settings"]["epochs"] == 2

@@ -15,7 +15,9 @@ FORMAT = "dietgen-trim-run"
 VERSION = 1
 DOCUMENT = "trim.json"
 # 80 %, 90 % and 95 % of the weights removed: the levels the paper's claims are stated at.
-COMPARE_AT = (5, 10, 20)
+COMPARE_AT = (5, 10, 20, 100)
+# "Without significant loss", read as at most 10 % above the dense model's test loss.
+LOSS_WITHIN = 1.1
 ROUND_KEYS = ("round", "parameters", "units", "compression", "macs_per_second", "file_bytes", "test_loss",
               "normalised_loss")
 SETTING_KEYS = ("family", "preset", "data", "criterion", "scope", "method", "rate", "rounds", "rewind", "reset",
@@ -210,8 +212,12 @@ def compare(docs: list[dict], names: list[str] | None = None) -> list[dict]:
         macs = _spread([None if last is None else last["macs_per_second"] for last in lasts])
         dense_macs = _spread([rounds[0]["macs_per_second"] if rounds else None for rounds in runs])
         at = {f"{c}x": _spread([_interpolated(rounds, c) for rounds in runs]) for c in COMPARE_AT}
+        within = _spread([max((r["compression"] for r in rounds if r["normalised_loss"] <= LOSS_WITHIN),
+                              default=None) for rounds in runs])
         out.append({"label": label, "seeds": len(group), "finished_rounds": min(len(r) for r in runs),
                     "largest_compression": compression[0], "loss_at_largest": at_largest[0],
+                    "compression_within": within[0],
+                    "compression_range_within": None if within[0] is None else [within[1], within[2]],
                     "macs_at_largest": macs[0], "dense_macs": dense_macs[0],
                     "loss_at": {k: v[0] for k, v in at.items()},
                     "loss_range_at": {k: None if v[0] is None else [v[1], v[2]] for k, v in at.items()}})
@@ -238,9 +244,17 @@ def compare_table(rows: list[dict], markdown: bool = False) -> str:
         # Masking keeps the dense count (its zeros are still multiplied): the dense figure shows it.
         return f"{_macs(round(row['macs_at_largest']))} (dense {_macs(round(row['dense_macs']))})"
 
-    headers = ["configuration", "seeds", "rounds", "largest compression", "normalised loss there"] + [
+    def within(row):
+        value, spread = row["compression_within"], row["compression_range_within"]
+        if value is None or row["seeds"] == 1:
+            return cell(value, "{:.3g}x")
+        return f"{value:.3g}x ({spread[0]:.3g}-{spread[1]:.3g})"
+
+    headers = ["configuration", "seeds", "rounds", "largest compression", "normalised loss there",
+               f"largest with loss <= {LOSS_WITHIN}"] + [
         f"at {c}x ({100 - 100 // c} % removed)" for c in COMPARE_AT] + ["MACs per second there"]
     body = [[r["label"], str(r["seeds"]), str(r["finished_rounds"]), cell(r["largest_compression"], "{:.3g}x"),
-             cell(r["loss_at_largest"], "{:.3f}")] + [at(r, c) for c in COMPARE_AT] + [macs(r)] for r in rows]
+             cell(r["loss_at_largest"], "{:.3f}"), within(r)] + [at(r, c) for c in COMPARE_AT] + [macs(r)]
+            for r in rows]
     right = set(range(1, len(headers)))
     return _markdown_table(headers, body, right) if markdown else table(headers, body, right)

@@ -270,13 +270,14 @@ def _open_sweep(sweep: Sweep, sweep_dir: Path) -> None:
         stored = {r["name"]: r["settings"] for r in load_plan(sweep_dir)["runs"]}
         for job in sweep.jobs:
             before, now = stored.get(job.name), job.settings.to_dict()
-            if before is None:
+            # A run whose folder is gone is made afresh, with the settings the sweep file gives it now.
+            if before is None or not (sweep_dir / job.name).exists():
                 continue
             for key in now:
                 if before.get(key) != now[key]:
                     raise DietgenError(f"{sweep_dir}: run {job.name} was made with {key} {before.get(key)!r}, the "
-                                       f"sweep file now gives {now[key]!r}; restore it, or choose another folder "
-                                       f"for the changed sweep")
+                                       f"sweep file now gives {now[key]!r}; restore it, delete the run's folder to "
+                                       f"make it again, or choose another folder for the changed sweep")
     elif sweep_dir.is_dir() and any(sweep_dir.iterdir()):
         raise DietgenError(f"{sweep_dir}: already exists and holds no sweep ({PLAN} missing); choose another folder")
     try:
