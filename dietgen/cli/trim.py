@@ -30,7 +30,8 @@ def _check_run_options(options: dict) -> None:
     if options["crop"] is not None and not options["crop"] > 0:
         raise DietgenUsageError(f"--crop {options['crop']}: give a positive number of seconds")
     if not options["boards"]:
-        given = [flag for name, flag in (("rtf", "--rtf"), ("headroom_ram", "--headroom-ram")) if options[name] is not None]
+        given = [flag for name, flag in (("rtf", "--rtf"), ("headroom_ram", "--headroom-ram"))
+                 if options[name] is not None]
         if given:
             raise DietgenUsageError(f"{', '.join(given)}: margins of the board the model must fit; give --board "
                                     f"BOARD too (see dietgen boards)")
@@ -169,7 +170,8 @@ def _run(options: dict) -> None:
         click.echo(f"stopped after round {last}: {doc['stopped']}")
     click.echo(f"checkpoints in {Path(out_dir) / 'round-00'} ... {Path(out_dir) / f'round-{last:02d}'} "
                f"(rewind snapshot in {Path(out_dir) / 'rewind'}); report in {Path(out_dir) / 'report.md'} and "
-               f"report.png; compare runs with: dietgen trim report {out_dir} OTHER_RUN")
+               f"report.png{', boards.png' if settings.boards else ''}; compare runs with: dietgen trim report "
+               f"{out_dir} OTHER_RUN")
 
 
 @trim.command(help="Compare trim runs: each run's rounds (one run) or a comparison at 5x, 10x and 20x "

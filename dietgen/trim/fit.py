@@ -110,7 +110,7 @@ def failure(doc: dict) -> DietgenError | None:
     return DietgenError(f"round {last['round']} ({why}) does not fit " + "; ".join(unfit)
                         + (f"; fitted: {', '.join(fitted)}" if fitted else "")
                         + ". Trim further (more --rounds, a lower --floor), loosen the margins, or choose a "
-                          "larger board")
+                          "larger or faster board")
 
 
 def export_projects(run_dir: Path, doc: dict) -> list[Path]:

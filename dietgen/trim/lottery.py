@@ -109,8 +109,8 @@ class TrimSettings:
     headroom_ram: float = 0.0       # percent of each board's RAM limit kept free
 
     def __post_init__(self):
-        # From trim.json or a sweep file the boards come as a list (or one id): stored as a tuple, so settings
-        # stay hashable and compare equal however they were given.
+        # From trim.json or a sweep file the boards come as a list (or one id): kept as a tuple, so settings
+        # compare equal however they were given.
         boards = (self.boards,) if isinstance(self.boards, str) else tuple(self.boards)
         object.__setattr__(self, "boards", boards)
 
