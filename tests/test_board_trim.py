@@ -1,6 +1,6 @@
 """dietgen trim --board: the board's budget decides when the lottery stops. On tiny DDSP models and synthetic
-notes aimed at the Pico: a run whose margin round 2 meets and rounds 0 and 1 miss (taken from the real-time
-factors of a run that reaches no margin) stops at round 2 and exports that round as the Pico's project; a run
+notes aimed at the Nano 33 BLE: a run whose margin round 2 meets and rounds 0 and 1 miss (taken from the real-time
+factors of a run that reaches no margin) stops at round 2 and exports that round as the board's project; a run
 that reaches the floor or its last round without fitting fails saying which budget is over and by how much;
 the report gains the board table and plot with the budget lines; settings without boards store exactly what
 they stored before boards existed."""
@@ -21,7 +21,7 @@ from dietgen.trim.report import board_rows, load_run
 from dietgen.trim.sweep import load_sweep
 from clirun import assert_one_line_error, run
 
-BOARD = "pico"
+BOARD = "nano33ble"
 CROP = 1600
 QUICK = dict(epochs=2, rewind=1, patience=2, batch_size=8, lr=3e-3, crop=CROP, score_examples=4)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -82,9 +82,9 @@ def test_the_run_stops_at_the_first_round_that_fits(fitted):
 def test_the_round_that_fits_is_exported_as_the_boards_project(fitted):
     out, doc, _, _ = fitted
     project = out / project_name(BOARD)
-    assert sorted(p.name for p in out.iterdir()) == ["board-pico", "boards.png", "report.md", "report.png",
+    assert sorted(p.name for p in out.iterdir()) == ["board-nano33ble", "boards.png", "report.md", "report.png",
                                                      "rewind", "round-00", "round-01", "round-02", "trim.json"]
-    assert "for Raspberry Pi Pico (pico) from round-02." in (project / "platformio.ini").read_text()
+    assert "(nano33ble) from round-02." in (project / "platformio.ini").read_text()
     # The project holds round 2's model, named by its checkpoint as dietgen export names it.
     library = project / "lib" / "round_02"
     assert all((library / name).is_file() for name in ("round_02.h", "round_02.c", "round_02_weights.c"))
@@ -94,7 +94,7 @@ def test_the_round_that_fits_is_exported_as_the_boards_project(fitted):
 def test_the_report_shows_the_board_view(fitted):
     out, doc, _, margin = fitted
     text = (out / "report.md").read_text()
-    assert "## Boards" in text and f"- {BOARD}: fits from round 2; its PlatformIO project: board-pico/" in text
+    assert "## Boards" in text and f"- {BOARD}: fits from round 2; its PlatformIO project: board-nano33ble/" in text
     rows = board_rows(doc)
     assert [(row[0], row[1], row[2]) for row in rows] == [("0", BOARD, "no"), ("1", BOARD, "no"),
                                                           ("2", BOARD, "yes")]
@@ -162,6 +162,7 @@ def test_a_run_made_before_boards_existed_resumes(tmp_path):
 @pytest.mark.parametrize("changes, words", [
     (dict(boards=("pcio",)), ["'pcio'", "did you mean 'pico'", "dietgen boards"]),
     (dict(boards=("pico",), rtf=0.0), ["rtf 0", "above 0"]),
+    (dict(boards=("pico",), rtf=1.5), ["rtf 1.5", "at most 1", "falls behind"]),
     (dict(boards=("pico",), headroom_ram=100.0), ["headroom_ram 100", "below 100"]),
     (dict(rtf=0.7), ["rtf 0.7", "name a board"]),
     (dict(boards=("pico", "pico")), ["named twice"]),
@@ -214,7 +215,7 @@ def test_cli_takes_boards_and_margins(tmp_path, monkeypatch):
     assert (seen[0].boards, seen[0].rtf, seen[0].headroom_ram, seen[0].rounds) == ((BOARD,), 0.7, 10.0,
                                                                                    BOARD_ROUNDS)
     assert "round 2: 1,000 parameters" in result.output and f"{BOARD} fits" in result.output
-    assert f"stopped after round 2: fits {BOARD} from round 2 (project in {tmp_path / 'run' / 'board-pico'})" \
+    assert f"stopped after round 2: fits {BOARD} from round 2 (project in {tmp_path / 'run' / 'board-nano33ble'})" \
         in result.output
     run(*form, "--board", BOARD, "--board", "uno", "--headroom-ram", "12.5", "--rounds", 4)
     assert (seen[1].boards, seen[1].headroom_ram, seen[1].rounds) == ((BOARD, "uno"), 12.5, 4)

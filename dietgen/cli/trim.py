@@ -99,7 +99,7 @@ def _percent(text: str | None) -> float:
                    "named. Fails, saying which budget is over and by how much, if the floor or the last round "
                    "comes first.")
 @click.option("--rtf", type=float, help="With --board: the largest real-time factor allowed (time per block over "
-                                        "its deadline). [default: 1]")
+                                        "its deadline), at most 1. [default: 1]")
 @click.option("--headroom-ram", metavar="PERCENT",
               help="With --board: the part of the board's RAM kept free, e.g. 10% (or 10). [default: 0%]")
 @run_options

@@ -122,9 +122,8 @@ def export_projects(run_dir: Path, doc: dict) -> list[Path]:
     for board, r in first_fits(doc).items():
         folder = run_dir / project_name(board)
         if not folder.is_dir():
-            # The run's margins decided the fit: export's own budget check would refuse a real-time factor above
-            # 1 that --rtf allows, hence force (the folder does not exist, force replaces nothing). write_tree
+            # The run's margins are at least as strict as export's own budget check, which passes; write_tree
             # builds the project in a temporary folder renamed at the end: never half a project.
-            export(str(run_dir / doc["rounds"][r]["checkpoint"]), folder, board=board, force=True)
+            export(str(run_dir / doc["rounds"][r]["checkpoint"]), folder, board=board)
             written.append(folder)
     return written

@@ -160,9 +160,9 @@ class TrimSettings:
         if not self.boards and self.to_dict().keys() & {"rtf", "headroom_ram"}:
             raise DietgenError(f"rtf {self.rtf:g}, headroom_ram {self.headroom_ram:g}: margins of the boards the "
                                f"model must fit; name a board too")
-        if not self.rtf > 0:
-            raise DietgenError(f"rtf {self.rtf:g}: give the largest real-time factor allowed, above 0 (1 keeps up "
-                               f"exactly, 0.7 leaves 30 % of the time)")
+        if not 0 < self.rtf <= 1:
+            raise DietgenError(f"rtf {self.rtf:g}: give the largest real-time factor allowed, above 0 and at most 1 "
+                               f"(1 keeps up exactly, 0.7 leaves 30 % of the time; above 1 the board falls behind)")
         if not 0 <= self.headroom_ram < 100:
             raise DietgenError(f"headroom_ram {self.headroom_ram:g}: give the percent of the RAM kept free, from 0 "
                                f"to below 100")
