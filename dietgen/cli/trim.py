@@ -35,6 +35,9 @@ def _check_run_options(options: dict) -> None:
         if given:
             raise DietgenUsageError(f"{', '.join(given)}: margins of the board the model must fit; give --board "
                                     f"BOARD too (see dietgen boards)")
+        if options["selection"] == "cost":
+            raise DietgenUsageError("--selection cost weighs units by what removing them saves on the board; give "
+                                    "--board BOARD too (see dietgen boards)")
 
 
 def _percent(text: str | None) -> float:
@@ -102,6 +105,10 @@ def _percent(text: str | None) -> float:
                                         "its deadline), at most 1. [default: 1]")
 @click.option("--headroom-ram", metavar="PERCENT",
               help="With --board: the part of the board's RAM kept free, e.g. 10% (or 10). [default: 0%]")
+@click.option("--selection", default="plain", show_default=True, metavar="plain|cost",
+              help="plain: units ranked by the criterion's score alone (the paper); cost (with --board, global "
+                   "scope): by score over what removing the unit saves on the boards' time, RAM and flash, "
+                   "weighted toward the budgets still over, so a round cuts what the device pays for most.")
 @run_options
 @click.option("--force", is_flag=True, help="Replace the run folder instead of resuming it.")
 @click.option("--json", "as_json", is_flag=True, help="Print trim.json at the end (machine-readable).")
@@ -137,7 +144,8 @@ def _run(options: dict) -> None:
         lr=options["lr"], crop=crop_samples(options["crop"]),
         time_limit=options["time_limit"], score_examples=options["score_examples"], seed=options["seed"],
         overrides=parse_overrides(options["settings"]), boards=options["boards"],
-        rtf=1.0 if options["rtf"] is None else options["rtf"], headroom_ram=_percent(options["headroom_ram"]))
+        rtf=1.0 if options["rtf"] is None else options["rtf"], headroom_ram=_percent(options["headroom_ram"]),
+        selection=options["selection"])
 
     def show(record: dict) -> None:
         # With --json, stdout carries only the document.

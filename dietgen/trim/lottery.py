@@ -9,7 +9,9 @@ continues from it. A masked round needs none, its masks being the zero weights o
 
 With boards (TrimSettings.boards, dietgen trim --board), each round's record also says how its model fares on
 each board (dietgen.trim.fit); the run stops at the first round that fits them all, writes each board's project
-into RUN/board-<id>/, and fails, saying what is over, when the floor or the last round comes first.
+into RUN/board-<id>/, and fails, saying what is over, when the floor or the last round comes first. With
+selection "cost" (dietgen trim --selection cost), each round ranks the units by score over what removing them
+saves on those boards (dietgen.trim.saving, dietgen.trim.select), and its record keeps the savings used.
 
 A round is trained in round-NN.partial/ and renamed when finished, and trim.json is replaced atomically after
 the rename, so an interrupted round leaves no trace in trim.json and is redone on resume; Ctrl-C never leaves
@@ -47,6 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -63,13 +66,15 @@ from dietgen.train import (batch_to, build_for_data, check_training_numbers, fit
 from dietgen.trim import fit as fitting, masking, measure
 from dietgen.trim.criteria import CRITERIA, score_units
 from dietgen.trim.report import DOCUMENT, FORMAT, VERSION, load_run, write_report
+from dietgen.trim.saving import unit_savings
 from dietgen.trim.select import SCOPES, select_units
 from dietgen.trim.surgery import trim_model
 from dietgen.trim.units import find_units
 
 METHODS = ("trim", "mask")
-# The board targets and their defaults (TrimSettings.to_dict leaves them out at these).
-BOARD_SETTINGS = {"boards": (), "rtf": 1.0, "headroom_ram": 0.0}
+SELECTIONS = ("plain", "cost")
+# Settings added after trim.json's first runs, with their defaults (TrimSettings.to_dict leaves them out at these).
+LATER_SETTINGS = {"boards": (), "rtf": 1.0, "headroom_ram": 0.0, "selection": "plain"}
 # The rounds cap of a run with boards when none is given: enough that the floor, not the cap, ends the search.
 BOARD_ROUNDS = 30
 RESETS = ("rewind", "reinit")
@@ -107,6 +112,8 @@ class TrimSettings:
     boards: tuple[str, ...] = ()
     rtf: float = 1.0                # most real-time factor allowed on each board
     headroom_ram: float = 0.0       # percent of each board's RAM limit kept free
+    # "plain": the paper's score alone; "cost": score over what a unit's removal saves on the boards.
+    selection: str = "plain"
 
     def __post_init__(self):
         # From trim.json or a sweep file the boards come as a list (or one id): kept as a tuple, so settings
@@ -116,10 +123,11 @@ class TrimSettings:
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as trim.json stores them (what JSON gives back, so a stored run compares equal). The
-        board targets are left out at their defaults: runs made before they existed still compare equal."""
+        board targets and the selection are left out at their defaults: runs made before they existed still
+        compare equal."""
         stored = {**asdict(self), "data": str(self.data)}
-        for name in BOARD_SETTINGS:
-            if stored[name] == BOARD_SETTINGS[name]:
+        for name in LATER_SETTINGS:
+            if stored[name] == LATER_SETTINGS[name]:
                 del stored[name]
         return json.loads(json.dumps(stored))
 
@@ -131,7 +139,8 @@ class TrimSettings:
             raise DietgenError(f"family {self.family}: give its preset (e.g. tiny, small), or name a model of your "
                                f"own as package.module:factory")
         for name, value, valid in (("criterion", self.criterion, CRITERIA), ("scope", self.scope, SCOPES),
-                                   ("method", self.method, METHODS), ("reset", self.reset, RESETS)):
+                                   ("method", self.method, METHODS), ("reset", self.reset, RESETS),
+                                   ("selection", self.selection, SELECTIONS)):
             if value not in valid:
                 raise DietgenError(f"{name} {value!r}: choose one of {', '.join(valid)}")
         if self.method == "mask" and (self.criterion, self.scope) != ("magnitude", "global"):
@@ -166,6 +175,12 @@ class TrimSettings:
         if not 0 <= self.headroom_ram < 100:
             raise DietgenError(f"headroom_ram {self.headroom_ram:g}: give the percent of the RAM kept free, from 0 "
                                f"to below 100")
+        if self.selection == "cost" and not self.boards:
+            raise DietgenError("selection cost weighs each unit by what removing it saves on the boards the model "
+                               "must fit; name a board too, or use selection plain")
+        if self.selection == "cost" and self.scope != "global":
+            raise DietgenError(f"selection cost with scope {self.scope}: it ranks every layer's units together; "
+                               f"use scope global")
         if self.boards and self.method == "mask":
             raise DietgenError(f"boards {', '.join(self.boards)} with the mask method: masked weights are still "
                                f"stored and multiplied, so the model never gets smaller on a board; use method "
@@ -241,6 +256,7 @@ class _Run:
     doc: dict
     best: AudioModel | None = None     # the last finished round's best-validation model
     rewind: AudioModel | None = None   # the rewind snapshot at that round's shapes (dense for "mask")
+    savings: dict | None = None        # with selection "cost": what the last selection weighed (trim.json)
 
 
 def run_lottery(settings: TrimSettings, out_dir, *, force: bool = False, device: str | None = None,
@@ -412,7 +428,11 @@ def _selection(run: _Run, best: AudioModel, units) -> list:
     # validation split is kept for choosing each round's best checkpoint.
     scoring = run.dataset.loader("train", s.batch_size, crop=s.crop, seed=s.seed, limit=s.score_examples)
     scores = score_units(best, units, s.criterion, [batch_to(b, run.device) for b in scoring], seed=s.seed)
-    return select_units(scores, s.rate / 100, s.scope, s.floor, ties=units.ties)
+    costs = None
+    if s.selection == "cost":
+        per_group, run.savings = unit_savings(best, units, s.boards, s.rtf, s.headroom_ram)
+        costs = [np.full(g.size, saving) for g, saving in zip(units.groups, per_group)]
+    return select_units(scores, s.rate / 100, s.scope, s.floor, ties=units.ties, costs=costs)
 
 
 def _train_round(run: _Run, r: int, model: AudioModel, progress, on_epoch):
@@ -460,7 +480,7 @@ def _record(run: _Run, r: int, result, seconds: float) -> dict:
             "macs_per_second": macs, "file_bytes": measure.file_bytes(run.run_dir / _name(r)),
             "valid_loss": result.best_valid, "test_loss": test, "normalised_loss": test / dense["test_loss"],
             "best_epoch": result.best_epoch, "epochs": len(result.history) - 1, "seconds": round(seconds, 2),
-            **boards}
+            **boards, **({"savings": run.savings} if s.selection == "cost" and r > 0 else {})}
 
 
 def _train_batch(run: _Run) -> dict[str, torch.Tensor]:

@@ -138,7 +138,8 @@ def _title(doc: dict) -> str:
              else "survivors re-initialised")
     method = "trimming" if s["method"] == "trim" else "masking"
     return (f"# {_model_label(s)}: structured lottery {method}, {s['criterion']} criterion, "
-            f"{s['scope']} selection, {s['rate']:g} % of the units per round, {reset}")
+            f"{s['scope']}{' cost-aware' if s.get('selection') == 'cost' else ''} selection, {s['rate']:g} % of "
+            f"the units per round, {reset}")
 
 
 def _summary(doc: dict) -> str:
@@ -172,7 +173,10 @@ def _board_section(doc: dict) -> list[str]:
                f"{s.get('headroom_ram', 0.0):g} % headroom, flash at most the board's")
     lines = "\n".join(f"- {b}: " + (f"fits from round {firsts[b]}; its PlatformIO project: {project_name(b)}/"
                                     if b in firsts else "no round fits") for b in s["boards"])
-    return ["## Boards", f"Margins: {margins}.", lines,
+    cost = (["Selection: cost-aware: each unit's score over what removing it saves of these boards' time, RAM and "
+             "flash, weighted toward the budgets still over (each round's savings are in trim.json)."]
+            if s.get("selection") == "cost" else [])
+    return ["## Boards", f"Margins: {margins}.", *cost, lines,
             _markdown_table(BOARD_HEADERS, board_rows(doc), {0, 3, 4, 5, 6}),
             f"![normalised test loss against real-time factor and RAM per board]({BOARDS_PNG})"]
 

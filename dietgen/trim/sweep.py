@@ -3,10 +3,10 @@ run folder, scheduled as Ray tasks (a local Ray by default, a cluster by address
 
 The sweep file (TOML) holds the settings every run shares, under TrimSettings' names (``crop`` in seconds, as
 ``dietgen trim --crop`` takes it; ``overrides`` as a table of preset settings, as ``--set``; ``boards`` as one
-board id or a list of the ids the model must all fit, with ``rtf`` and ``headroom_ram``), ``seeds``, the
-device and the resources of one job, and one ``[grid]`` table or several ``[[grid]]`` blocks: in a block, a list
-gives the values a setting takes (the configurations are the product of the lists) and a single value sets the
-setting for that block only::
+board id or a list of the ids the model must all fit, with ``rtf``, ``headroom_ram`` and ``selection``),
+``seeds``, the device and the resources of one job, and one ``[grid]`` table or several ``[[grid]]`` blocks: in
+a block, a list gives the values a setting takes (the configurations are the product of the lists) and a single
+value sets the setting for that block only::
 
     family = "ddsp"
     preset = "tiny"
