@@ -176,4 +176,5 @@ def test_a_cost_aware_run_records_the_savings_it_chose_by(tmp_path):
     rtf = first["boards"][BOARD]["real_time_factor"]
     assert savings["weights"][BOARD] == {"time": pytest.approx(rtf / 0.01 - 1), "ram": 0.0, "flash": 0.0}
     assert all(g["saving"] > 0 and g["per_unit"][BOARD]["time"] > 0 for g in savings["groups"])
-    assert "cost-aware selection" in (tmp_path / "run" / "report.md").read_text()
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "global cost-aware selection" in report and "\nSelection: cost-aware: " in report
