@@ -16,7 +16,7 @@ from dietgen.data import synthetic_dataset
 from dietgen.errors import DietgenError
 from dietgen.trim import lottery
 from dietgen.trim.lottery import TrimSettings, run_lottery
-from dietgen.trim.report import load_run
+from dietgen.trim.report import load_run, run_label
 from dietgen.trim.saving import budget_weights, combine, probe_count, unit_savings
 from dietgen.trim.select import select_units
 from dietgen.trim.sweep import load_sweep
@@ -140,6 +140,12 @@ def test_plain_selection_is_not_stored():
     cost = TrimSettings(family="ddsp", preset="tiny", data="d", boards=(BOARD,), rtf=0.7, selection="cost")
     assert list(cost.to_dict())[-1] == "selection" and cost.to_dict()["selection"] == "cost"
     assert TrimSettings(**cost.to_dict()) == cost and TrimSettings(**plain.to_dict()) == plain
+
+
+def test_comparisons_tell_cost_aware_runs_apart():
+    plain, cost = ({"settings": TrimSettings(family="ddsp", preset="small", data="d", boards=(BOARD,),
+                                             selection=selection).to_dict()} for selection in ("plain", "cost"))
+    assert [run_label(doc, [plain, cost]) for doc in (plain, cost)] == ["global", "global cost-aware"]
 
 
 def test_sweeps_and_the_cli_take_the_selection(tmp_path, monkeypatch):

@@ -86,8 +86,8 @@ def _missing(doc: dict) -> str | None:
 def _label_parts(doc: dict) -> list[str]:
     s = doc["settings"]
     reset = f"rewind {s['rewind']}" if s["reset"] == "rewind" else s["reset"]
-    return [_model_label(s), s["criterion"], s["scope"], s["method"], reset, f"{s['rate']:g}%",
-            f"seed {s['seed']}"]
+    scope = s["scope"] + (" cost-aware" if s.get("selection") == "cost" else "")
+    return [_model_label(s), s["criterion"], scope, s["method"], reset, f"{s['rate']:g}%", f"seed {s['seed']}"]
 
 
 def run_label(doc: dict, others: list[dict] | tuple = ()) -> str:
