@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
 from dietgen.errors import DietgenError
 
@@ -68,3 +72,34 @@ def write_bytes_atomic(path, data: bytes) -> Path:
             raise DietgenError(f"{path}: cannot write it ({exc.strerror or exc}); choose a writable path")
         raise
     return path
+
+
+@contextmanager
+def _interrupt_held_back():
+    """Ctrl-C during the block is delivered at its end, so the block is never cut in half."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
+def replace_files_atomically(write: Callable[[Path], None], names: list[str], folder: Path) -> None:
+    """Several files of an existing folder replaced together (a run's checkpoint, its history and plot):
+    ``write`` fills a temporary folder inside ``folder``, then the files ``names`` are renamed into it in order,
+    with Ctrl-C held back until the last one is in place."""
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp.", dir=folder))
+    try:
+        write(tmp)
+        with _interrupt_held_back():
+            for name in names:
+                os.chmod(tmp / name, 0o644)   # mkdtemp's private mode must not stick to the folder's files
+                os.replace(tmp / name, folder / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

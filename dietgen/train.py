@@ -10,13 +10,8 @@ from __future__ import annotations
 import inspect
 import json
 import math
-import os
 import shutil
-import signal
-import tempfile
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -27,6 +22,7 @@ from dietgen import distributed, models
 from dietgen.control import describe_notes
 from dietgen.data.dataset import Dataset
 from dietgen.errors import DietgenError
+from dietgen.output import replace_files_atomically
 from dietgen.models.base import HOP, AudioModel, build
 
 HISTORY = "train.json"
@@ -94,39 +90,10 @@ def build_for_data(family: str, preset: str, instruments: int, overrides: dict[s
     return build(family, preset, **overrides)
 
 
-@contextmanager
-def _interrupt_held_back():
-    """Ctrl-C during the block is delivered at its end, so the block is never cut in half."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
-
-
-def _replace_atomically(write: Callable[[Path], None], names: list[str], run_dir: Path) -> None:
-    """``write`` fills a temporary folder; the files ``names`` are then renamed into ``run_dir`` in order."""
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp.", dir=run_dir))
-    try:
-        write(tmp)
-        with _interrupt_held_back():
-            for name in names:
-                os.chmod(tmp / name, 0o644)   # mkdtemp's private mode must not stick to the run's files
-                os.replace(tmp / name, run_dir / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def save_run_checkpoint(model: AudioModel, run_dir: Path, training: dict) -> None:
     inputs = {name: list(shape) for name, shape in model.export_module()[1].items()}
     # Weights first: the config names the epoch, so it lands last.
-    _replace_atomically(lambda tmp: models.save_checkpoint(model, tmp, model.family, model.config, inputs,
+    replace_files_atomically(lambda tmp: models.save_checkpoint(model, tmp, model.family, model.config, inputs,
                                                            training=training),
                         ["model.safetensors", "config.json"], run_dir)
 
@@ -223,7 +190,7 @@ def fit(model: AudioModel, dataset: Dataset, run_dir: Path, settings: dict, *, e
 
         started = time.monotonic()
         best = _shared_mean_loss(model, valid_loader, device_)
-        best_state = _state_copy(model)
+        best_state = state_copy(model)
         history = [{"epoch": 0, "train_loss": None, "valid_loss": best, "lr": lr, "seconds": 0.0}]
         initial, best_epoch, stopped = best, 0, "epochs"
         checkpoint({"epoch": 0, "valid_loss": best})
@@ -258,7 +225,7 @@ def fit(model: AudioModel, dataset: Dataset, run_dir: Path, settings: dict, *, e
                             "lr": optimizer.param_groups[0]["lr"],
                             "seconds": round(time.monotonic() - started, 2)})
             if valid < best:
-                best, best_epoch, best_state = valid, epoch, _state_copy(model)
+                best, best_epoch, best_state = valid, epoch, state_copy(model)
                 checkpoint({"epoch": epoch, "valid_loss": valid})
             record_history()
             on_epoch(history[-1])
@@ -274,7 +241,8 @@ def fit(model: AudioModel, dataset: Dataset, run_dir: Path, settings: dict, *, e
         return TrainResult(run_dir, initial, best, best_epoch, stopped, model, history)
 
 
-def _state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+def state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's weights and buffers, detached copies (a snapshot training does not change)."""
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
@@ -286,4 +254,4 @@ def _write_history(run_dir: Path, settings: dict, history: list[dict], best_epoc
         (tmp / HISTORY).write_text(json.dumps(document, indent=2) + "\n")
         (tmp / "loss.png").write_bytes(loss_curve_png(history, best_epoch))
 
-    _replace_atomically(write, [HISTORY, "loss.png"], run_dir)
+    replace_files_atomically(write, [HISTORY, "loss.png"], run_dir)

@@ -4,6 +4,7 @@ examples/sweeps/results.toml expands to the runs the page reports, without runni
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,15 +102,16 @@ def test_results_copies_finished_runs_and_rewrites_only_the_marked_tables(tmp_pa
     assert text.endswith("<!-- /results -->\n\nThe end.\n") and "stale" not in text
     table = text.split("<!-- results: ddsp-small -->\n")[1].split("<!-- /results -->")[0]
     lines = table.splitlines()
-    assert lines[1] == "|---|" + "---:|" * 8
+    assert lines[1] == "|---|" + "---:|" * 10
     # Seeds 0 and 1 are one configuration: at 5x, seed 0 lies between 2x and 6x, seed 1 between 4x and 8x.
     global_row, local_row = lines[2].split(" | "), lines[3].split(" | ")
     assert global_row[0] == "| global" and global_row[1:4] == ["2", "4", "10x"]
     assert local_row[0] == "| local" and local_row[1:5] == ["1", "2", "3x", "1.500"]
     # The MACs of the largest compression's round, mean over seeds: 4 M >> 3 = 0.5 M; dense 4 M.
     assert global_row[-1] == "500 k (dense 4 M) |" and local_row[-1] == "2 M (dense 4 M) |"
-    assert local_row[5:8] == ["-", "-", "-"]
-    assert "| 1 | 4 | 2.5x | 0.990 | - | - | - | 500 k (dense 4 M) |" in text
+    # Within 10 % of the dense loss: seed 0 up to 6x (1.0; 1.2 at 12x), seed 1 up to 4x (1.1).
+    assert global_row[5] == "5x (4-6)" and local_row[5:10] == ["1x", "-", "-", "-", "-"]
+    assert "| 1 | 4 | 2.5x | 0.990 | 2.5x | - | - | - | - | 500 k (dense 4 M) |" in text
     # Rerunning from the committed runs alone changes nothing, and the check passes.
     assert update_doc(doc).copied == () and doc.read_text() == text
     check_doc(doc)
@@ -169,7 +171,10 @@ def test_results_without_committed_runs_or_finished_runs_are_one_line_errors(tmp
                           code=(2,))
 
 
-# Every run of docs/results.md: (configuration, the settings that make it) per family, as its Set-up says.
+# Every run of docs/results.md: (the budget, the configurations and the settings that make each, the seeds) per
+# family and preset, as its Set-up says, in the page's order.
+THREE = (0, 1, 2)
+CLAIM = {"magnitude-global": {"criterion": "magnitude"}}   # the paper's claim: global magnitude only
 FAMILIES = {
     "ddsp-small": ({"crop": 4000, "epochs": 8, "patience": 3, "rounds": 12},
                    {"magnitude-global": {"criterion": "magnitude"}, "information-global": {"criterion": "information"},
@@ -177,13 +182,16 @@ FAMILIES = {
                     "information-projection-global": {"criterion": "information-projection"},
                     "magnitude-local": {"criterion": "magnitude", "scope": "local"},
                     "magnitude-global-reinit": {"criterion": "magnitude", "reset": "reinit"},
-                    "mask": {"method": "mask", "criterion": "magnitude", "rate": 30.0}}),
+                    "mask": {"method": "mask", "criterion": "magnitude", "rate": 30.0}}, THREE),
     "sing-tiny": ({"crop": None, "epochs": 5, "patience": 2, "rounds": 9},
                   {"magnitude-global": {"criterion": "magnitude"}, "information-global": {"criterion": "information"},
-                   "mask": {"method": "mask", "criterion": "magnitude", "rate": 30.0}}),
+                   "mask": {"method": "mask", "criterion": "magnitude", "rate": 30.0}}, THREE),
     "wavenet-tiny": ({"crop": 1600, "epochs": 4, "patience": 2, "rounds": 8},
                      {"magnitude-global": {"criterion": "magnitude"},
-                      "information-global": {"criterion": "information"}}),
+                      "information-global": {"criterion": "information"}}, THREE),
+    "sing-small": ({"crop": None, "epochs": 5, "patience": 2, "rounds": 17}, CLAIM, THREE),
+    "wavenet-small": ({"crop": 1600, "epochs": 4, "patience": 2, "rounds": 15}, CLAIM, THREE),
+    "wavenet-medium": ({"crop": 1600, "epochs": 4, "patience": 2, "rounds": 15}, CLAIM, (0,)),
 }
 SHARED = {"rewind": 1, "lr": 0.003, "batch_size": 16, "score_examples": 256, "weight_decay": 1e-4, "floor": 3,
           "time_limit": None, "overrides": {}}
@@ -195,18 +203,33 @@ def test_results_sweep_file_expands_to_the_runs_of_the_page(monkeypatch):
     sweep = load_sweep(SWEEP_FILE)
     assert (sweep.device, sweep.cpus, sweep.gpus) == ("cpu", 1.0, 0.0)
     expected = {}
-    for model, (budget, configurations) in FAMILIES.items():
+    for model, (budget, configurations, seeds) in FAMILIES.items():
         family, preset = model.split("-")
         for configuration, values in configurations.items():
-            for seed in (0, 1, 2):
+            for seed in seeds:
                 expected[f"{model}-{configuration}-seed{seed}"] = {
                     "family": family, "preset": preset, "data": str(ROOT.parent / "data" / "notes"), "seed": seed,
                     **SHARED, **DEFAULTS, **budget, **values}
-    assert [job.name for job in sweep.jobs] == list(expected)   # 12 configurations x 3 seeds, in the page's order
-    assert len(sweep.jobs) == 36
+    assert [job.name for job in sweep.jobs] == list(expected)   # in the page's order
+    assert len(sweep.jobs) == 43   # 12 configurations x 3 seeds, and the paper's claim: 2 x 3 seeds and 1
     for job in sweep.jobs:
         assert job.settings.to_dict() == expected[job.name], job.name
     # Every run falls under one marked table of the page, and every marked table has runs.
     keys = [s.key for s in sections(DOC.read_text(), str(DOC))]
     assert keys == list(FAMILIES)
     assert all(sum(job.name.startswith(f"{key}-") for key in keys) == 1 for job in sweep.jobs)
+
+
+def test_board_table_rounds_are_dense_within_ten_percent_and_largest():
+    """benchmarks/results_checkpoints.py checks these rounds of a run on the boards: the dense one, the most
+    compressed within 10 % of the dense loss (a round, not interpolated), the most compressed; each once."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from results_checkpoints import chosen_rounds
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    doc = trim_doc({}, [1, 2, 6, 12], [1, 0.9, 1.1, 1.2])
+    assert [(what, r["round"]) for what, r in chosen_rounds(doc)] == [("dense", 0), ("loss <= 1.1", 2),
+                                                                      ("largest", 3)]
+    doc = trim_doc({}, [1, 3], [1, 1.05])
+    assert [(what, r["round"]) for what, r in chosen_rounds(doc)] == [("dense", 0), ("loss <= 1.1", 1)]

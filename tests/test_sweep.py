@@ -4,6 +4,7 @@ CLI, skips them when rerun, and reports a failed job without stopping the others
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,13 @@ def test_committed_sweeps_reproduce_the_papers_grid(root):
     small = load_sweep(root / "examples" / "sweeps" / "cpu_small.toml")
     assert (len(small.jobs), small.device, small.gpus) == (8, "cpu", 0.0)
     assert {j.settings.preset for j in small.jobs} == {"tiny"}
+    # Trim until it fits: one plain run naming the three boards and one cost-aware run per board, per family.
+    boards = load_sweep(root / "examples" / "sweeps" / "boards.toml")
+    assert [(j.settings.family, j.settings.selection, j.settings.boards) for j in boards.jobs] == [
+        (f, selection, chosen) for f in ("ddsp", "sing") for selection, chosen in
+        [("plain", ("rpipico2", "nano33ble", "teensy41")), ("cost", ("rpipico2",)), ("cost", ("nano33ble",)),
+         ("cost", ("teensy41",))]]
+    assert {(j.settings.preset, j.settings.rtf, j.settings.rounds) for j in boards.jobs} == {("small", 0.5, 30)}
 
 
 @pytest.mark.parametrize("text, words", [
@@ -211,3 +219,12 @@ def test_local_ray_sweep_runs_resumes_and_reports(tmp_path, data, monkeypatch):
                          '[grid]\ncriterion = ["magnitude", "activation"]\n', "changed.toml")
     assert_one_line_error(run("trim", "sweep", changed, "-o", out), "ddsp-tiny-magnitude-seed0", "epochs 1",
                           code=(1,))
+
+    # A run whose folder is deleted is made again with the settings the sweep file now gives it.
+    alone = sweep_file(tmp_path, TINY.format(data=data).replace("epochs = 1", "epochs = 2") +
+                       '[grid]\ncriterion = ["magnitude"]\n', "alone.toml")
+    assert_one_line_error(run("trim", "sweep", alone, "-o", out), "delete the run's folder", code=(1,))
+    shutil.rmtree(out / "ddsp-tiny-magnitude-seed0")
+    remade = run("trim", "sweep", alone, "-o", out)
+    assert remade.exit_code == 0, remade.output
+    assert load_run(out / "ddsp-tiny-magnitude-seed0")["settings"]["epochs"] == 2

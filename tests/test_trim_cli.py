@@ -62,11 +62,13 @@ def test_compare_interpolates_in_log_compression():
     assert second["loss_at"]["5x"] == pytest.approx(1.2 + math.log2(5 / 4) * 0.4)
     assert second["loss_at"]["10x"] is None and second["loss_at"]["20x"] is None
     assert second["largest_compression"] == 8.0 and second["finished_rounds"] == 4
+    # The largest compression of a round within 10 % of the dense loss, not interpolated.
+    assert first["compression_within"] == 16.0 and second["compression_within"] == 2.0
 
 
 def test_compare_hits_a_round_exactly_and_tells_alike_runs_apart():
     exact = trim_doc([1.0, 5.0], [1.0, 1.3])
-    assert compare([exact])[0]["loss_at"] == {"5x": pytest.approx(1.3), "10x": None, "20x": None}
+    assert compare([exact])[0]["loss_at"] == {"5x": pytest.approx(1.3), "10x": None, "20x": None, "100x": None}
     assert [r["label"] for r in compare([exact, exact], names=["a", "b"])] == [
         "ddsp tiny information global trim rewind 1 20% (a)", "ddsp tiny information global trim rewind 1 20% (b)"]
 

@@ -62,7 +62,7 @@ def test_every_family_has_presets_from_paper_to_tiny():
 
 
 def test_unknown_names_list_the_valid_ones():
-    with pytest.raises(DietgenError, match="valid presets: paper, small, tiny"):
+    with pytest.raises(DietgenError, match="valid presets: paper, medium, small, tiny"):
         build("wavenet", "huge")
     with pytest.raises(DietgenError, match="valid families: .*ddsp.*sing.*wavenet"):
         build("transformer", "tiny")

@@ -29,6 +29,26 @@ def _check_run_options(options: dict) -> None:
         raise DietgenUsageError(f"--lr {options['lr']}: give a positive learning rate, e.g. --lr 1e-3")
     if options["crop"] is not None and not options["crop"] > 0:
         raise DietgenUsageError(f"--crop {options['crop']}: give a positive number of seconds")
+    if not options["boards"]:
+        given = [flag for name, flag in (("rtf", "--rtf"), ("headroom_ram", "--headroom-ram"))
+                 if options[name] is not None]
+        if given:
+            raise DietgenUsageError(f"{', '.join(given)}: margins of the board the model must fit; give --board "
+                                    f"BOARD too (see dietgen boards)")
+        if options["selection"] == "cost":
+            raise DietgenUsageError("--selection cost weighs units by what removing them saves on the board; give "
+                                    "--board BOARD too (see dietgen boards)")
+
+
+def _percent(text: str | None) -> float:
+    """--headroom-ram as a number of percent: "10%" or "10"."""
+    if text is None:
+        return 0.0
+    try:
+        return float(text.strip().removesuffix("%"))
+    except ValueError:
+        raise DietgenUsageError(f"--headroom-ram {text}: give a percentage of the board's RAM kept free, e.g. "
+                                f"--headroom-ram 10%")
 
 
 @cli.group(invoke_without_command=True,
@@ -57,7 +77,9 @@ def _check_run_options(options: dict) -> None:
                    "in size or speed).")
 @click.option("--rate", default=20.0, show_default=True, type=float, help="Percent of the remaining units "
                                                                           "removed per round.")
-@click.option("--rounds", default=15, show_default=True, type=int, help="Rounds, including the dense round 0.")
+@click.option("--rounds", type=int,
+              help="Rounds, including the dense round 0. [default: 15; 30 with --board, so that the floor rather "
+                   "than the cap ends the search]")
 @click.option("--rewind", default=1, show_default=True, type=int,
               help="Epochs of dense training before the snapshot the survivors are reset to (0: the "
                    "initialisation).")
@@ -73,6 +95,20 @@ def _check_run_options(options: dict) -> None:
 @click.option("--time-limit", type=float, help="Stop a round after the epoch that passes this many minutes.")
 @click.option("--score-examples", default=256, show_default=True, type=int,
               help="Training examples the units are scored on (spread over the training split).")
+@click.option("--board", "boards", multiple=True, metavar="BOARD",
+              help="Go on trimming until the model fits BOARD (see dietgen boards): flash, RAM and real-time "
+                   "factor as dietgen check computes them, with --rtf and --headroom-ram; then stop and write "
+                   "BOARD's PlatformIO project into RUN/board-BOARD/. Give it several times to fit every board "
+                   "named. Fails, saying which budget is over and by how much, if the floor or the last round "
+                   "comes first.")
+@click.option("--rtf", type=float, help="With --board: the largest real-time factor allowed (time per block over "
+                                        "its deadline), at most 1. [default: 1]")
+@click.option("--headroom-ram", metavar="PERCENT",
+              help="With --board: the part of the board's RAM kept free, e.g. 10% (or 10). [default: 0%]")
+@click.option("--selection", default="plain", show_default=True, metavar="plain|cost",
+              help="plain: units ranked by the criterion's score alone (the paper); cost (with --board, global "
+                   "scope): by score over what removing the unit saves on the boards' time, RAM and flash, "
+                   "weighted toward the budgets still over, so a round cuts what the device pays for most.")
 @run_options
 @click.option("--force", is_flag=True, help="Replace the run folder instead of resuming it.")
 @click.option("--json", "as_json", is_flag=True, help="Print trim.json at the end (machine-readable).")
@@ -92,7 +128,8 @@ def trim(ctx, **options):
 def _run(options: dict) -> None:
     from dietgen import distributed
     from dietgen.models.base import crop_samples
-    from dietgen.trim.lottery import TrimSettings, run_lottery
+    from dietgen.trim.fit import first_fits, project_name
+    from dietgen.trim.lottery import BOARD_ROUNDS, TrimSettings, run_lottery
     from dietgen.trim.report import load_run, round_line, rounds_table
     out_dir, as_json = options["out_dir"], options["as_json"]
     # Masking ranks single weights by magnitude: the unit criteria do not apply to it.
@@ -100,11 +137,15 @@ def _run(options: dict) -> None:
     settings = TrimSettings(
         family=options["family"], preset=options["preset"], data=options["data_dir"],
         criterion=criterion, scope=options["scope"], method=options["method"], rate=options["rate"],
-        rounds=options["rounds"], rewind=options["rewind"], reset=options["reset"], floor=options["floor"],
+        rounds=(BOARD_ROUNDS if options["boards"] else TrimSettings.rounds) if options["rounds"] is None
+        else options["rounds"],
+        rewind=options["rewind"], reset=options["reset"], floor=options["floor"],
         epochs=options["epochs"], patience=options["patience"], batch_size=options["batch_size"],
         lr=options["lr"], crop=crop_samples(options["crop"]),
         time_limit=options["time_limit"], score_examples=options["score_examples"], seed=options["seed"],
-        overrides=parse_overrides(options["settings"]))
+        overrides=parse_overrides(options["settings"]), boards=options["boards"],
+        rtf=1.0 if options["rtf"] is None else options["rtf"], headroom_ram=_percent(options["headroom_ram"]),
+        selection=options["selection"])
 
     def show(record: dict) -> None:
         # With --json, stdout carries only the document.
@@ -129,11 +170,16 @@ def _run(options: dict) -> None:
         return
     last = doc["rounds"][-1]["round"]
     click.echo(rounds_table(doc))
-    if doc.get("stopped"):
+    if settings.boards:   # a run with boards that returns fits them all (else run_lottery says what is over)
+        firsts = first_fits(doc)
+        click.echo(f"stopped after round {last}: fits " + ", ".join(
+            f"{b} from round {firsts[b]} (project in {Path(out_dir) / project_name(b)})" for b in settings.boards))
+    elif doc.get("stopped"):
         click.echo(f"stopped after round {last}: {doc['stopped']}")
     click.echo(f"checkpoints in {Path(out_dir) / 'round-00'} ... {Path(out_dir) / f'round-{last:02d}'} "
                f"(rewind snapshot in {Path(out_dir) / 'rewind'}); report in {Path(out_dir) / 'report.md'} and "
-               f"report.png; compare runs with: dietgen trim report {out_dir} OTHER_RUN")
+               f"report.png{', boards.png' if settings.boards else ''}; compare runs with: dietgen trim report "
+               f"{out_dir} OTHER_RUN")
 
 
 @trim.command(help="Compare trim runs: each run's rounds (one run) or a comparison at 5x, 10x and 20x "

@@ -103,6 +103,9 @@ class WaveNet(AudioModel):
     family = "wavenet"
     presets = {
         "paper": dict(layers=20, cycle=10, residual=128, skip=256),     # about 2.9 M MAC per sample
+        # Half the paper's widths: the smallest preset whose 256-class embedding and output leave room to trim
+        # it 100x (the floor of 3 units per layer is at 154x).
+        "medium": dict(layers=20, cycle=10, residual=64, skip=128),
         "small": dict(layers=10, cycle=10, residual=32, skip=64),
         "tiny": dict(layers=6, cycle=6, residual=8, skip=16, embed=4),
     }

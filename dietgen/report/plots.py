@@ -113,3 +113,53 @@ def compression_png(runs: list[tuple[str, list[dict]]]) -> bytes:
     ax.legend(fontsize="small")
     figure.tight_layout()
     return png_bytes(figure)
+
+
+def board_fit_figure(doc: dict):
+    """For each board a trim run (trim.json ``doc``) aims at, one row of two plots: normalised test loss against
+    the real-time factor and against RAM, a point per round, with the budget lines (the --rtf margin,
+    the RAM limit less the headroom, dashed red) and the first round that fits the board starred: the matplotlib
+    Figure, for callers that inspect it."""
+    settings, rounds = doc["settings"], doc["rounds"]
+    boards, headroom = settings["boards"], settings.get("headroom_ram", 0.0)
+    figure = blank_figure(10, 3.4 * len(boards))
+    axes = figure.subplots(len(boards), 2, squeeze=False)
+    loss = [r["normalised_loss"] for r in rounds]
+    for (ax_time, ax_ram), board in zip(axes, boards):
+        fits = [r["boards"][board] for r in rounds]
+        first = next((n for n, f in enumerate(fits) if f["fits"]), None)
+        # The RAM limit is the bank's that holds the arena, which a smaller model may change: the line is the
+        # first fitting round's (else the last round's).
+        reference = fits[-1 if first is None else first]
+        rtf = [f["real_time_factor"] for f in fits]
+        timed = [n for n, value in enumerate(rtf) if value is not None]
+        for ax, xs, limit, limit_label, xlabel in (
+                (ax_time, rtf, reference["rtf_limit"], f"real-time factor {reference['rtf_limit']:.3g}",
+                 "real-time factor (time per block / deadline)"),
+                (ax_ram, [f["ram_used"] / 1024 for f in fits], reference["ram_limit"] / 1024,
+                 "RAM limit" + (f" less {headroom:g} % headroom" if headroom else ""), "RAM used (KiB)")):
+            shown = timed if ax is ax_time else list(range(len(rounds)))
+            if not shown:
+                ax.text(0.5, 0.5, f"no time estimate for {board}", ha="center", va="center",
+                        transform=ax.transAxes)
+            else:
+                ax.plot([xs[n] for n in shown], [loss[n] for n in shown], marker="o", label="rounds")
+                for n in shown:
+                    ax.annotate(str(rounds[n]["round"]), (xs[n], loss[n]), textcoords="offset points",
+                                xytext=(4, 4), fontsize="small")
+                if first is not None and first in shown:
+                    ax.plot([xs[first]], [loss[first]], marker="*", markersize=16, linestyle="none",
+                            color="tab:green", label=f"round {rounds[first]['round']}: first fit")
+            ax.axvline(limit, color="tab:red", linestyle="--", label=limit_label)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("test loss / dense test loss")
+            ax.set_title(f"{board}: {'time' if ax is ax_time else 'RAM'}", fontsize="medium")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def board_fit_png(doc: dict) -> bytes:
+    """``board_fit_figure`` as PNG bytes."""
+    return png_bytes(board_fit_figure(doc))

@@ -7,6 +7,12 @@ checkpoint, rewind/ the dense rewind snapshot, trim.json every finished round. A
 rewind snapshot cut to its units in round-NN/rewind/: the next round is cut from it, and a resumed run
 continues from it. A masked round needs none, its masks being the zero weights of its checkpoint.
 
+With boards (TrimSettings.boards, dietgen trim --board), each round's record also says how its model fares on
+each board (dietgen.trim.fit); the run stops at the first round that fits them all, writes each board's project
+into RUN/board-<id>/, and fails, saying what is over, when the floor or the last round comes first. With
+selection "cost" (dietgen trim --selection cost), each round ranks the units by score over what removing them
+saves on those boards (dietgen.trim.saving, dietgen.trim.select), and its record keeps the savings used.
+
 A round is trained in round-NN.partial/ and renamed when finished, and trim.json is replaced atomically after
 the rename, so an interrupted round leaves no trace in trim.json and is redone on resume; Ctrl-C never leaves
 trim.json half written.
@@ -33,6 +39,7 @@ the user's own, found in the current folder or on PYTHONPATH (dietgen.frontend.s
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import os
 import re
@@ -42,25 +49,34 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import numpy as np
 import torch
 from torch import nn
 
 from dietgen import distributed, models
+from dietgen.boards import boards as known_boards
 from dietgen.data.dataset import Dataset
 from dietgen.errors import DietgenError
 from dietgen.frontend.sources import call_factory
 from dietgen.models.base import AudioModel
 from dietgen.models.factory import FactoryModel, trust
-from dietgen.train import (_replace_atomically, _state_copy, batch_to, build_for_data, check_training_numbers, fit,
-                           mean_loss, pick_device, save_run_checkpoint)
-from dietgen.trim import masking, measure
+from dietgen.output import replace_files_atomically
+from dietgen.train import (batch_to, build_for_data, check_training_numbers, fit, mean_loss, pick_device,
+                           save_run_checkpoint, state_copy)
+from dietgen.trim import fit as fitting, masking, measure
 from dietgen.trim.criteria import CRITERIA, score_units
 from dietgen.trim.report import DOCUMENT, FORMAT, VERSION, load_run, write_report
+from dietgen.trim.saving import unit_savings
 from dietgen.trim.select import SCOPES, select_units
 from dietgen.trim.surgery import trim_model
 from dietgen.trim.units import find_units
 
 METHODS = ("trim", "mask")
+SELECTIONS = ("plain", "cost")
+# Settings added after trim.json's first runs, with their defaults (TrimSettings.to_dict leaves them out at these).
+LATER_SETTINGS = {"boards": (), "rtf": 1.0, "headroom_ram": 0.0, "selection": "plain"}
+# The rounds cap of a run with boards when none is given: enough that the floor, not the cap, ends the search.
+BOARD_ROUNDS = 30
 RESETS = ("rewind", "reinit")
 REWIND = "rewind"
 PARTIAL = ".partial"
@@ -91,10 +107,29 @@ class TrimSettings:
     score_examples: int = 256
     seed: int = 0
     overrides: dict[str, Any] = field(default_factory=dict)
+    # The boards the model must fit (dietgen.trim.fit): with any, the run stops at the first round that fits
+    # them all with these margins, and fails if none does.
+    boards: tuple[str, ...] = ()
+    rtf: float = 1.0                # most real-time factor allowed on each board
+    headroom_ram: float = 0.0       # percent of each board's RAM limit kept free
+    # "plain": the paper's score alone; "cost": score over what a unit's removal saves on the boards.
+    selection: str = "plain"
+
+    def __post_init__(self):
+        # From trim.json or a sweep file the boards come as a list (or one id): kept as a tuple, so settings
+        # compare equal however they were given.
+        boards = (self.boards,) if isinstance(self.boards, str) else tuple(self.boards)
+        object.__setattr__(self, "boards", boards)
 
     def to_dict(self) -> dict[str, Any]:
-        """The settings as trim.json stores them (what JSON gives back, so a stored run compares equal)."""
-        return json.loads(json.dumps({**asdict(self), "data": str(self.data)}))
+        """The settings as trim.json stores them (what JSON gives back, so a stored run compares equal). The
+        board targets and the selection are left out at their defaults: runs made before they existed still
+        compare equal."""
+        stored = {**asdict(self), "data": str(self.data)}
+        for name in LATER_SETTINGS:
+            if stored[name] == LATER_SETTINGS[name]:
+                del stored[name]
+        return json.loads(json.dumps(stored))
 
     def validate(self) -> None:
         if is_factory(self.family) and self.preset is not None:
@@ -104,7 +139,8 @@ class TrimSettings:
             raise DietgenError(f"family {self.family}: give its preset (e.g. tiny, small), or name a model of your "
                                f"own as package.module:factory")
         for name, value, valid in (("criterion", self.criterion, CRITERIA), ("scope", self.scope, SCOPES),
-                                   ("method", self.method, METHODS), ("reset", self.reset, RESETS)):
+                                   ("method", self.method, METHODS), ("reset", self.reset, RESETS),
+                                   ("selection", self.selection, SELECTIONS)):
             if value not in valid:
                 raise DietgenError(f"{name} {value!r}: choose one of {', '.join(valid)}")
         if self.method == "mask" and (self.criterion, self.scope) != ("magnitude", "global"):
@@ -120,6 +156,35 @@ class TrimSettings:
                                f"weights) to epochs ({self.epochs})")
         if self.time_limit is not None and self.time_limit <= 0:
             raise DietgenError(f"time limit {self.time_limit}: give a positive number of minutes per round")
+        self._validate_boards()
+
+    def _validate_boards(self) -> None:
+        for board in self.boards:
+            if board not in known_boards():
+                close = difflib.get_close_matches(board, known_boards(), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise DietgenError(f"board {board!r}: unknown; {hint}dietgen boards lists the board ids")
+        if len(set(self.boards)) < len(self.boards):
+            raise DietgenError(f"boards {', '.join(self.boards)}: a board is named twice")
+        if not self.boards and self.to_dict().keys() & {"rtf", "headroom_ram"}:
+            raise DietgenError(f"rtf {self.rtf:g}, headroom_ram {self.headroom_ram:g}: margins of the boards the "
+                               f"model must fit; name a board too")
+        if not 0 < self.rtf <= 1:
+            raise DietgenError(f"rtf {self.rtf:g}: give the largest real-time factor allowed, above 0 and at most 1 "
+                               f"(1 keeps up exactly, 0.7 leaves 30 % of the time; above 1 the board falls behind)")
+        if not 0 <= self.headroom_ram < 100:
+            raise DietgenError(f"headroom_ram {self.headroom_ram:g}: give the percent of the RAM kept free, from 0 "
+                               f"to below 100")
+        if self.selection == "cost" and not self.boards:
+            raise DietgenError("selection cost weighs each unit by what removing it saves on the boards the model "
+                               "must fit; name a board too, or use selection plain")
+        if self.selection == "cost" and self.scope != "global":
+            raise DietgenError(f"selection cost with scope {self.scope}: it ranks every layer's units together; "
+                               f"use scope global")
+        if self.boards and self.method == "mask":
+            raise DietgenError(f"boards {', '.join(self.boards)} with the mask method: masked weights are still "
+                               f"stored and multiplied, so the model never gets smaller on a board; use method "
+                               f"trim")
 
 
 def is_factory(family: str) -> bool:
@@ -191,6 +256,7 @@ class _Run:
     doc: dict
     best: AudioModel | None = None     # the last finished round's best-validation model
     rewind: AudioModel | None = None   # the rewind snapshot at that round's shapes (dense for "mask")
+    savings: dict | None = None        # with selection "cost": what the last selection weighed (trim.json)
 
 
 def run_lottery(settings: TrimSettings, out_dir, *, force: bool = False, device: str | None = None,
@@ -219,7 +285,7 @@ def run_lottery(settings: TrimSettings, out_dir, *, force: bool = False, device:
         run = _Run(settings, run_dir, dataset, device_, doc)
         done = len(doc["rounds"])
         if "stopped" in doc or done >= settings.rounds:
-            return doc
+            return _finish(run)
         if done:
             run.best, run.rewind = _load_round(run, done - 1)
         for r in range(done, settings.rounds):
@@ -238,9 +304,25 @@ def run_lottery(settings: TrimSettings, out_dir, *, force: bool = False, device:
             if r == 0:
                 doc["dense"] = {"parameters": record["parameters"], "test_loss": record["test_loss"]}
             run.best = result.model
+            if settings.boards and fitting.fits_all(record, settings.boards):
+                doc["stopped"] = fitting.stopped(settings.boards)
             _write_document(run)
             on_round(record)
-        return doc
+            if "stopped" in doc:
+                break
+        return _finish(run)
+
+
+def _finish(run: _Run) -> dict:
+    """The document of a run that ended (or had ended): with boards, each one's project is written from the
+    first round that fits it, and a run that fits not all of them fails saying what is over (trim.json and the
+    report stay as written)."""
+    if run.settings.boards and distributed.is_main():
+        fitting.export_projects(run.run_dir, run.doc)
+    problem = fitting.failure(run.doc)
+    if problem is not None:
+        raise problem
+    return run.doc
 
 
 def _open_run(run_dir: Path, settings: TrimSettings, force: bool) -> dict:
@@ -276,9 +358,11 @@ def _open_run(run_dir: Path, settings: TrimSettings, force: bool) -> dict:
 
 
 def _leftover(name: str, finished: int) -> bool:
-    """Whether ``name`` in a run folder is part of an unfinished round (a run with ``finished`` rounds)."""
+    """Whether ``name`` in a run folder is part of an unfinished round (a run with ``finished`` rounds), or a
+    board project's temporary folder (dietgen.output.write_tree names it .board-<id>.*)."""
     number = ROUND.fullmatch(name)
-    return (name.endswith(PARTIAL) or name.startswith(".tmp.") or (number is not None and int(number[1]) >= finished)
+    return (name.endswith(PARTIAL) or name.startswith((".tmp.", "." + fitting.project_name("")))
+            or (number is not None and int(number[1]) >= finished)
             or (name == REWIND and finished == 0))
 
 
@@ -298,7 +382,7 @@ def _dense_round(run: _Run, model: AudioModel, progress, on_epoch):
 
     def keep_snapshot(record: dict) -> None:
         if record["epoch"] <= s.rewind:
-            snapshot.update(_state_copy(model))
+            snapshot.update(state_copy(model))
         on_epoch(record)
 
     result = _train_round(run, 0, model, progress, keep_snapshot)
@@ -344,7 +428,11 @@ def _selection(run: _Run, best: AudioModel, units) -> list:
     # validation split is kept for choosing each round's best checkpoint.
     scoring = run.dataset.loader("train", s.batch_size, crop=s.crop, seed=s.seed, limit=s.score_examples)
     scores = score_units(best, units, s.criterion, [batch_to(b, run.device) for b in scoring], seed=s.seed)
-    return select_units(scores, s.rate / 100, s.scope, s.floor, ties=units.ties)
+    costs = None
+    if s.selection == "cost":
+        per_group, run.savings = unit_savings(best, units, s.boards, s.rtf, s.headroom_ram)
+        costs = [np.full(g.size, saving) for g, saving in zip(units.groups, per_group)]
+    return select_units(scores, s.rate / 100, s.scope, s.floor, ties=units.ties, costs=costs)
 
 
 def _train_round(run: _Run, r: int, model: AudioModel, progress, on_epoch):
@@ -385,11 +473,14 @@ def _record(run: _Run, r: int, result, seconds: float) -> dict:
         macs = doc["rounds"][0]["macs_per_second"] if r else measure.macs_per_second(best)
     test = mean_loss(best, run.dataset.loader("test", s.batch_size), run.device)
     dense = doc["dense"] or {"parameters": parameters, "test_loss": test}
+    boards = {"boards": fitting.check_round(run.run_dir / _name(r), s.boards, s.rtf, s.headroom_ram)
+              } if s.boards else {}
     return {"round": r, "checkpoint": _name(r), "parameters": parameters, "units": units,
             "weights_left": parameters / dense["parameters"], "compression": dense["parameters"] / parameters,
             "macs_per_second": macs, "file_bytes": measure.file_bytes(run.run_dir / _name(r)),
             "valid_loss": result.best_valid, "test_loss": test, "normalised_loss": test / dense["test_loss"],
-            "best_epoch": result.best_epoch, "epochs": len(result.history) - 1, "seconds": round(seconds, 2)}
+            "best_epoch": result.best_epoch, "epochs": len(result.history) - 1, "seconds": round(seconds, 2),
+            **boards, **({"savings": run.savings} if s.selection == "cost" and r > 0 else {})}
 
 
 def _train_batch(run: _Run) -> dict[str, torch.Tensor]:
@@ -427,5 +518,5 @@ def _write_document(run: _Run) -> None:
     if not distributed.is_main():
         return
     text = json.dumps(run.doc, indent=2) + "\n"
-    _replace_atomically(lambda tmp: (tmp / DOCUMENT).write_text(text), [DOCUMENT], run.run_dir)
+    replace_files_atomically(lambda tmp: (tmp / DOCUMENT).write_text(text), [DOCUMENT], run.run_dir)
     write_report(run.run_dir, run.doc)

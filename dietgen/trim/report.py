@@ -10,18 +10,23 @@ import math
 from pathlib import Path
 
 from dietgen.errors import DietgenError
+from dietgen.trim.fit import first_fits, project_name
 
 FORMAT = "dietgen-trim-run"
 VERSION = 1
 DOCUMENT = "trim.json"
 # 80 %, 90 % and 95 % of the weights removed: the levels the paper's claims are stated at.
-COMPARE_AT = (5, 10, 20)
+COMPARE_AT = (5, 10, 20, 100)
+# "Without significant loss", read as at most 10 % above the dense model's test loss.
+LOSS_WITHIN = 1.1
 ROUND_KEYS = ("round", "parameters", "units", "compression", "macs_per_second", "file_bytes", "test_loss",
               "normalised_loss")
 SETTING_KEYS = ("family", "preset", "data", "criterion", "scope", "method", "rate", "rounds", "rewind", "reset",
                 "epochs", "seed")
 HEADERS = ["round", "parameters", "units left", "MACs per second of audio", "compression", "file size",
            "test loss", "normalised test loss"]
+BOARDS_PNG = "boards.png"
+BOARD_HEADERS = ["round", "board", "fits", "real-time factor", "RAM", "flash", "normalised test loss", "over"]
 
 
 def load_run(path) -> dict:
@@ -56,9 +61,12 @@ def _model_label(s: dict) -> str:
 
 
 def round_line(record: dict) -> str:
-    """A finished round in one line, as dietgen trim prints it."""
+    """A finished round in one line, as dietgen trim prints it (with boards: which it fits)."""
+    fits = record.get("boards", {})
+    boards = "; " + ", ".join(f"{b} {'fits' if f['fits'] else 'no'}" for b, f in fits.items()) if fits else ""
     return (f"round {record['round']}: {record['parameters']:,} parameters, {record['compression']:.3g}x "
-            f"compression, test loss {record['test_loss']:.4g}, normalised {record['normalised_loss']:.3f}")
+            f"compression, test loss {record['test_loss']:.4g}, normalised {record['normalised_loss']:.3f}"
+            + boards)
 
 
 def _missing(doc: dict) -> str | None:
@@ -80,8 +88,8 @@ def _missing(doc: dict) -> str | None:
 def _label_parts(doc: dict) -> list[str]:
     s = doc["settings"]
     reset = f"rewind {s['rewind']}" if s["reset"] == "rewind" else s["reset"]
-    return [_model_label(s), s["criterion"], s["scope"], s["method"], reset, f"{s['rate']:g}%",
-            f"seed {s['seed']}"]
+    scope = s["scope"] + (" cost-aware" if s.get("selection") == "cost" else "")
+    return [_model_label(s), s["criterion"], scope, s["method"], reset, f"{s['rate']:g}%", f"seed {s['seed']}"]
 
 
 def run_label(doc: dict, others: list[dict] | tuple = ()) -> str:
@@ -132,7 +140,8 @@ def _title(doc: dict) -> str:
              else "survivors re-initialised")
     method = "trimming" if s["method"] == "trim" else "masking"
     return (f"# {_model_label(s)}: structured lottery {method}, {s['criterion']} criterion, "
-            f"{s['scope']} selection, {s['rate']:g} % of the units per round, {reset}")
+            f"{s['scope']}{' cost-aware' if s.get('selection') == 'cost' else ''} selection, {s['rate']:g} % of "
+            f"the units per round, {reset}")
 
 
 def _summary(doc: dict) -> str:
@@ -142,19 +151,56 @@ def _summary(doc: dict) -> str:
             f"{dense['test_loss']:.4g}." + (f" Stopped early: {doc['stopped']}." if doc.get("stopped") else ""))
 
 
+def board_rows(doc: dict) -> list[list[str]]:
+    """A run with boards: per round and board, whether it fits with the run's margins, the figures against
+    their limits (RAM limit less the headroom; "est" where flash and stack are estimated), and what is over."""
+    from dietgen.report.table import human_bytes
+    rows = []
+    for r in doc["rounds"]:
+        for board, f in r["boards"].items():
+            est = " est" if f["estimated"] else ""
+            rtf = "unknown" if f["real_time_factor"] is None else f"{f['real_time_factor']:.3g}"
+            rows.append([str(r["round"]), board, "yes" if f["fits"] else "no", f"{rtf} / {f['rtf_limit']:.3g}",
+                         f"{human_bytes(f['ram_used'])} / {human_bytes(f['ram_limit'])}{est}",
+                         f"{human_bytes(f['flash_used'])} / {human_bytes(f['flash_limit'])}{est}",
+                         f"{r['normalised_loss']:.3f}", "; ".join(f["fails"]) or "-"])
+    return rows
+
+
+def _board_section(doc: dict) -> list[str]:
+    """report.md's board view: the margins, each board's first fitting round and project, the table, the plot."""
+    s = doc["settings"]
+    firsts = first_fits(doc)
+    margins = (f"real-time factor at most {s.get('rtf', 1.0):.3g}, RAM at most the board's limit less "
+               f"{s.get('headroom_ram', 0.0):g} % headroom, flash at most the board's")
+    lines = "\n".join(f"- {b}: " + (f"fits from round {firsts[b]}; its PlatformIO project: {project_name(b)}/"
+                                    if b in firsts else "no round fits") for b in s["boards"])
+    cost = (["Selection: cost-aware: each unit's score over what removing it saves of these boards' time, RAM and "
+             "flash, weighted toward the budgets still over (each round's savings are in trim.json)."]
+            if s.get("selection") == "cost" else [])
+    return ["## Boards", f"Margins: {margins}.", *cost, lines,
+            _markdown_table(BOARD_HEADERS, board_rows(doc), {0, 3, 4, 5, 6}),
+            f"![normalised test loss against real-time factor and RAM per board]({BOARDS_PNG})"]
+
+
 def write_report(run_dir: Path, doc: dict) -> None:
     """RUN/report.md (settings and the rounds table) and RUN/report.png (normalised test loss against
-    compression), both replaced atomically so a reader never sees half a report."""
-    from dietgen.report.plots import compression_png
-    from dietgen.train import _replace_atomically
+    compression); a run with boards adds the board view to report.md and RUN/boards.png (normalised test loss
+    against real-time factor and RAM per board, the budget lines drawn). All replaced atomically so a reader
+    never sees half a report."""
+    from dietgen.report.plots import board_fit_png, compression_png
+    from dietgen.output import replace_files_atomically
+    boards = bool(doc["settings"].get("boards"))
 
     def write(tmp: Path) -> None:
-        text = "\n\n".join([_title(doc), _summary(doc), _markdown_table(HEADERS, _round_rows(doc)),
-                            "![normalised test loss against compression ratio](report.png)"])
-        (tmp / "report.md").write_text(text + "\n")
+        parts = [_title(doc), _summary(doc), _markdown_table(HEADERS, _round_rows(doc)),
+                 "![normalised test loss against compression ratio](report.png)"]
+        (tmp / "report.md").write_text("\n\n".join(parts + (_board_section(doc) if boards else [])) + "\n")
         (tmp / "report.png").write_bytes(compression_png([(run_label(doc), [doc])]))
+        if boards:
+            (tmp / BOARDS_PNG).write_bytes(board_fit_png(doc))
 
-    _replace_atomically(write, ["report.md", "report.png"], Path(run_dir))
+    replace_files_atomically(write, ["report.md", "report.png"] + ([BOARDS_PNG] if boards else []), Path(run_dir))
 
 
 def _interpolated(rounds: list[dict], target: float) -> float | None:
@@ -210,8 +256,12 @@ def compare(docs: list[dict], names: list[str] | None = None) -> list[dict]:
         macs = _spread([None if last is None else last["macs_per_second"] for last in lasts])
         dense_macs = _spread([rounds[0]["macs_per_second"] if rounds else None for rounds in runs])
         at = {f"{c}x": _spread([_interpolated(rounds, c) for rounds in runs]) for c in COMPARE_AT}
+        within = _spread([max((r["compression"] for r in rounds if r["normalised_loss"] <= LOSS_WITHIN),
+                              default=None) for rounds in runs])
         out.append({"label": label, "seeds": len(group), "finished_rounds": min(len(r) for r in runs),
                     "largest_compression": compression[0], "loss_at_largest": at_largest[0],
+                    "compression_within": within[0],
+                    "compression_range_within": None if within[0] is None else [within[1], within[2]],
                     "macs_at_largest": macs[0], "dense_macs": dense_macs[0],
                     "loss_at": {k: v[0] for k, v in at.items()},
                     "loss_range_at": {k: None if v[0] is None else [v[1], v[2]] for k, v in at.items()}})
@@ -238,9 +288,17 @@ def compare_table(rows: list[dict], markdown: bool = False) -> str:
         # Masking keeps the dense count (its zeros are still multiplied): the dense figure shows it.
         return f"{_macs(round(row['macs_at_largest']))} (dense {_macs(round(row['dense_macs']))})"
 
-    headers = ["configuration", "seeds", "rounds", "largest compression", "normalised loss there"] + [
+    def within(row):
+        value, spread = row["compression_within"], row["compression_range_within"]
+        if value is None or row["seeds"] == 1:
+            return cell(value, "{:.3g}x")
+        return f"{value:.3g}x ({spread[0]:.3g}-{spread[1]:.3g})"
+
+    headers = ["configuration", "seeds", "rounds", "largest compression", "normalised loss there",
+               f"largest with loss <= {LOSS_WITHIN}"] + [
         f"at {c}x ({100 - 100 // c} % removed)" for c in COMPARE_AT] + ["MACs per second there"]
     body = [[r["label"], str(r["seeds"]), str(r["finished_rounds"]), cell(r["largest_compression"], "{:.3g}x"),
-             cell(r["loss_at_largest"], "{:.3f}")] + [at(r, c) for c in COMPARE_AT] + [macs(r)] for r in rows]
+             cell(r["loss_at_largest"], "{:.3f}"), within(r)] + [at(r, c) for c in COMPARE_AT] + [macs(r)]
+            for r in rows]
     right = set(range(1, len(headers)))
     return _markdown_table(headers, body, right) if markdown else table(headers, body, right)

@@ -2,10 +2,11 @@
 run folder, scheduled as Ray tasks (a local Ray by default, a cluster by address).
 
 The sweep file (TOML) holds the settings every run shares, under TrimSettings' names (``crop`` in seconds, as
-``dietgen trim --crop`` takes it; ``overrides`` as a table of preset settings, as ``--set``), ``seeds``, the
-device and the resources of one job, and one ``[grid]`` table or several ``[[grid]]`` blocks: in a block, a list
-gives the values a setting takes (the configurations are the product of the lists) and a single value sets the
-setting for that block only::
+``dietgen trim --crop`` takes it; ``overrides`` as a table of preset settings, as ``--set``; ``boards`` as one
+board id or a list of the ids the model must all fit, with ``rtf``, ``headroom_ram`` and ``selection``),
+``seeds``, the device and the resources of one job, and one ``[grid]`` table or several ``[[grid]]`` blocks: in
+a block, a list gives the values a setting takes (the configurations are the product of the lists) and a single
+value sets the setting for that block only::
 
     family = "ddsp"
     preset = "tiny"
@@ -37,7 +38,8 @@ from typing import Any, Callable
 
 from dietgen.errors import DietgenError
 from dietgen.output import write_bytes_atomic
-from dietgen.trim.lottery import TrimSettings, build_model, is_factory
+from dietgen.trim.fit import failure
+from dietgen.trim.lottery import BOARD_ROUNDS, TrimSettings, build_model, is_factory
 from dietgen.trim.report import DOCUMENT, load_run, round_line
 
 if sys.version_info >= (3, 11):
@@ -89,7 +91,12 @@ def _checked(where: str, key: str, value: Any, hint: Any) -> Any:
         return value
     if wanted in (str, dict) and isinstance(value, wanted):
         return value
-    kind = {float: "a number", int: "a whole number", str: "text", dict: "a table"}[wanted]
+    # boards: one id, or a list of them that the model must all fit (a grid varies it as a list of lists).
+    if wanted is tuple and (isinstance(value, str) or isinstance(value, list) and value
+                            and all(isinstance(v, str) for v in value)):
+        return (value,) if isinstance(value, str) else tuple(value)
+    kind = {float: "a number", int: "a whole number", str: "text", dict: "a table",
+            tuple: "text or a list of text"}[wanted]
     raise DietgenError(f"{where}: {key} = {value!r}: give {kind}")
 
 
@@ -124,6 +131,8 @@ def _blocks(where: str, doc: dict) -> list[dict]:
 def _name_part(key: str, value: Any) -> str:
     if isinstance(value, dict):
         return "-".join(_name_part(k, v) for k, v in sorted(value.items()))
+    if isinstance(value, list):
+        return "+".join(str(v) for v in value)
     text = f"{value:g}" if isinstance(value, float) else str(value)
     # Text values (families, criteria, scopes) read as themselves; numbers need their key to mean anything.
     return text if isinstance(value, str) else f"{key}{text}"
@@ -190,6 +199,8 @@ def load_sweep(path) -> Sweep:
         values["data"] = str(Path(values["data"]).expanduser().resolve())
         # As dietgen trim: masking ranks single weights by magnitude, the unit criteria do not apply to it.
         values.setdefault("criterion", "magnitude" if values.get("method") == "mask" else "information")
+        if values.get("boards"):
+            values.setdefault("rounds", BOARD_ROUNDS)
         base = "-".join(_name_part(k, raw[k]) for k in named if k in raw and (k in NAMED_FIRST or k in gridded))
         for seed in run_seeds:
             name = _safe(f"{base}-seed{seed}")
@@ -270,13 +281,14 @@ def _open_sweep(sweep: Sweep, sweep_dir: Path) -> None:
         stored = {r["name"]: r["settings"] for r in load_plan(sweep_dir)["runs"]}
         for job in sweep.jobs:
             before, now = stored.get(job.name), job.settings.to_dict()
-            if before is None:
+            # A run whose folder is gone is made afresh, with the settings the sweep file gives it now.
+            if before is None or not (sweep_dir / job.name).exists():
                 continue
             for key in now:
                 if before.get(key) != now[key]:
                     raise DietgenError(f"{sweep_dir}: run {job.name} was made with {key} {before.get(key)!r}, the "
-                                       f"sweep file now gives {now[key]!r}; restore it, or choose another folder "
-                                       f"for the changed sweep")
+                                       f"sweep file now gives {now[key]!r}; restore it, delete the run's folder to "
+                                       f"make it again, or choose another folder for the changed sweep")
     elif sweep_dir.is_dir() and any(sweep_dir.iterdir()):
         raise DietgenError(f"{sweep_dir}: already exists and holds no sweep ({PLAN} missing); choose another folder")
     try:
@@ -297,7 +309,9 @@ def _finished_rounds(run_dir: Path, settings: TrimSettings) -> tuple[int, bool]:
         return 0, False
     if doc["settings"] != settings.to_dict():
         return 0, False
-    return len(doc["rounds"]), "stopped" in doc or len(doc["rounds"]) >= settings.rounds
+    # A run with boards that fits none of them failed: its job runs again, to fail again with the reason.
+    ended = ("stopped" in doc or len(doc["rounds"]) >= settings.rounds) and failure(doc) is None
+    return len(doc["rounds"]), ended
 
 
 def _summary(doc: dict) -> dict:
