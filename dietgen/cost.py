@@ -3,9 +3,11 @@
 Each core has a table (dietgen/costs/<core>.json, written by ``dietgen calibrate``): per op type, a fixed cost
 per node plus a cost per unit of the op's work (see features: when it multiplies and accumulates, as many of its
 features as the op's samples fit with non-negative costs; output elements otherwise), and per pointwise function
-the cost per element it adds when fused into a producer. The counts are QEMU instructions for ARM cores (QEMU has
-no cycle model: a per-core cycles-per-instruction figure, stated with its source in the table, turns them into
-cycles) and exact simavr cycles for AVR.
+the cost per element it adds when fused into a producer; the whole table is multiplied by its ``scale``, the
+factor that centres the calibration models' exact step totals (their split into nodes is blurred, see
+dietgen.calibrate). The counts are QEMU instructions for ARM cores (QEMU has no cycle model: a per-core
+cycles-per-instruction figure, stated with its source in the table, turns them into cycles) and exact simavr
+cycles for AVR.
 """
 from __future__ import annotations
 
@@ -95,7 +97,7 @@ def node_count(node: Node, graph: Graph, table: dict, calls: int) -> float:
     fn = fused_fn(node)
     if fn:
         count += table["fn"].get(fn, 0.0) * f["elements"]
-    return float(count)
+    return float(count) * table.get("scale", 1.0)
 
 
 def block_counts(graph: Graph, core: str) -> tuple[float, dict[str, float]]:

@@ -8,8 +8,9 @@ import json
 import pytest
 
 from dietgen.boards import get_board
-from dietgen.calibrate import Sample, calibrate, calibration_boards, fit_table, measure
-from dietgen.cost import block_counts, block_cycles, cost_table, features
+from dietgen.calibrate import (WEIGHTINGS, Sample, _scaled_table, calibrate, calibration_boards, fit_table,
+                               measure)
+from dietgen.cost import block_counts, block_cycles, cost_table, features, kernel_calls, node_count
 from dietgen.errors import DietgenError
 from dietgen.pipeline import compile_model
 from golden_models import tiny_conv_dense
@@ -124,6 +125,27 @@ def test_fit_separates_the_panel_products_work():
     entry = fit_table(samples, "cortex-a53", "instructions")["ops"]["Conv"]
     assert {k: round(v, 3) for k, v in entry.items() if k != "samples"} == \
         {"fixed": 200, "macs": 1, "elements": 2, "moved": 3, "unpacked_macs": 4, "products": 80}
+
+
+def test_the_table_is_scaled_to_the_exact_step_totals(demo):
+    """A step's total is exact, its split into nodes blurred (dietgen.calibrate): the table's scale carries the
+    fitted nodes to the totals, and multiplies every node's estimate."""
+    calls = dict((n.name, k) for n, k in kernel_calls(demo.graph))
+    law = {"fixed": 50.0, "macs": 2.0, "elements": 3.0}
+    samples = []
+    for n in demo.graph.nodes:
+        if calls[n.name]:
+            f = features(n, demo.graph)
+            samples.append(Sample(n.op_type, None, f, law["fixed"] + law["macs"] * f["macs"]
+                                  + law["elements"] * f["elements"]))
+    counted = 1.5 * sum(s.count for s in samples)   # the whole step costs half as much again as its nodes
+    table, error = _scaled_table(samples, [(demo, counted)], "cortex-m4f", "instructions")
+    unscaled = sum(node_count(n, demo.graph, {**table, "scale": 1.0}, k) for n, k in kernel_calls(demo.graph))
+    assert table["weighting"] in WEIGHTINGS and table["scale"] == pytest.approx(counted / unscaled, rel=1e-3)
+    assert table["scale"] == pytest.approx(1.5, rel=0.01) and error == pytest.approx(0, abs=1e-3)
+    node = next(n for n in demo.graph.nodes if n.op_type == "LSTM")
+    assert node_count(node, demo.graph, table, 1) == pytest.approx(
+        table["scale"] * node_count(node, demo.graph, {**table, "scale": 1.0}, 1))
 
 
 def test_state_a_node_updates_is_not_its_output(demo):
