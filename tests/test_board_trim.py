@@ -103,7 +103,7 @@ def test_the_report_shows_the_board_view(fitted):
     assert rows[2][3] == f"{doc['rounds'][2]['boards'][BOARD]['real_time_factor']:.3g} / {margin:.3g}"
     assert "![normalised test loss against real-time factor and RAM per board](boards.png)" in text
     assert (out / "boards.png").read_bytes().startswith(PNG_MAGIC)
-    ax_time, ax_ram = board_fit_figure(doc).axes
+    ax_time, ax_ram = board_fit_figure([("rounds", doc)]).axes
     fits = doc["rounds"][2]["boards"][BOARD]
     for ax, limit, label in ((ax_time, margin, f"real-time factor {margin:.3g}"),
                              (ax_ram, fits["ram_limit"] / 1024, "RAM limit less 10 % headroom")):

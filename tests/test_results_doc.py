@@ -11,7 +11,8 @@ import pytest
 
 from dietgen.errors import DietgenError
 from dietgen.trim.lottery import TrimSettings
-from dietgen.trim.report import compare, compare_table
+from dietgen.report.plots import board_fit_figure
+from dietgen.trim.report import compare, compare_table, selection_label
 from dietgen.trim.results import check_doc, render, runs_folder, sections, update_doc
 from dietgen.trim.sweep import PLAN, load_sweep
 from clirun import assert_one_line_error, run
@@ -64,15 +65,19 @@ RUNS = {
 PROSE = "# Results\n\nSome prose that stays.\n\n## DDSP\n\n"
 
 
-def make_sweep(folder: Path) -> Path:
+def make_sweep(folder: Path, runs: dict = RUNS, rounds: dict | None = None) -> Path:
+    """A sweep folder of ``runs`` (name: (settings, compressions, losses, stopped)); ``rounds`` gives some runs'
+    round records outright."""
     plan = {"format": "dietgen-trim-sweep", "version": 1, "device": "cpu", "job_cpus": 1, "job_gpus": 0,
-            "runs": [{"name": name, "settings": settings(name, **values)} for name, (values, *_) in RUNS.items()]}
+            "runs": [{"name": name, "settings": settings(name, **values)} for name, (values, *_) in runs.items()]}
     folder.mkdir()
     (folder / PLAN).write_text(json.dumps(plan))
-    for name, (values, compressions, losses, stopped) in RUNS.items():
+    for name, (values, compressions, losses, stopped) in runs.items():
         (folder / name).mkdir()
-        (folder / name / "trim.json").write_text(
-            json.dumps(trim_doc(settings(name, **values), compressions, losses, stopped)))
+        doc = trim_doc(settings(name, **values), compressions, losses, stopped)
+        for record, fits in zip(doc["rounds"], (rounds or {}).get(name, [])):
+            record["boards"] = fits
+        (folder / name / "trim.json").write_text(json.dumps(doc))
         (folder / name / "round-00").mkdir()   # checkpoints stay in the sweep
     return folder
 
@@ -150,13 +155,76 @@ def test_results_command_from_a_sweep_folder(tmp_path):
     ("<!-- results: a -->\n<!-- results: b -->\n<!-- /results -->\n", ["opens before", "results.md:2"]),
     ("<!-- results: ddsp-small -->\n<!-- /results -->\n" * 2, ["marked twice"]),
     ("No markers.\n", ["no table marked"]),
-    ("<!-- results: wavenet-tiny -->\n<!-- /results -->\n", ["no finished run named wavenet-tiny-*"]),
+    ("<!-- results: wavenet-tiny -->\n<!-- /results -->\n", ["no finished run without boards named wavenet-tiny-*"]),
+    ("<!-- fits: ddsp-small -->\n<!-- /fits -->\n", ["no finished run with boards named ddsp-small-*"]),
+    ("<!-- fits: ddsp-small -->\n<!-- /results -->\n", ["<!-- /results --> closes no <!-- results: KEY -->"]),
+    ("<!-- fits: a -->\n<!-- /fits -->\n<!-- results: a -->\n<!-- fits: a -->\n", ["fits marker opens before",
+                                                                                   "results marker of line 3"]),
 ])
 def test_bad_markers_and_missing_runs_are_one_line_errors(tmp_path, body, words):
     sweep = make_sweep(tmp_path / "sweep")
     doc = tmp_path / "results.md"
     doc.write_text(body)
     assert_one_line_error(run("trim", "results", sweep, "--doc", doc), *words, code=(1,))
+
+
+def fit(fits: bool, rtf: float, ram: int = 60_000, over: str = "") -> dict:
+    return {"fits": fits, "real_time_factor": rtf, "rtf_limit": 0.5, "ram_used": ram, "ram_limit": 262_144,
+            "flash_used": 200_000, "flash_limit": 983_040, "estimated": False,
+            "fails": [] if fits else [over or f"real-time factor {rtf:.2f} against 0.50"]}
+
+
+# A plain run naming two boards (b1 fits from round 1; b2 never, up to the floor at round 2), two seeds of a
+# cost-aware run aiming at b1 (fits at rounds 1 and 2), and a compression run beside them.
+BOARD_RUNS = {
+    "ddsp-small-magnitude-global-seed0": ({"criterion": "magnitude"}, [1, 2, 4, 8], [1, 0.9, 1.0, 1.2], None),
+    "ddsp-small-b1+b2-plain-seed0": ({"criterion": "magnitude", "boards": ("b1", "b2"), "rtf": 0.5},
+                                     [1, 2, 3], [1, 0.95, 1.3], "floor reached"),
+    "ddsp-small-b1-cost-seed0": ({"criterion": "magnitude", "boards": ("b1",), "rtf": 0.5, "selection": "cost"},
+                                 [1, 2], [1, 0.9], "fits b1"),
+    "ddsp-small-b1-cost-seed1": ({"criterion": "magnitude", "boards": ("b1",), "rtf": 0.5, "selection": "cost"},
+                                 [1, 2, 2.5], [1, 1.05, 1.1], "fits b1"),
+}
+BOARD_ROUNDS = {
+    "ddsp-small-b1+b2-plain-seed0": [{"b1": fit(False, 0.8), "b2": fit(False, 2.0)},
+                                     {"b1": fit(True, 0.4), "b2": fit(False, 1.2)},
+                                     {"b1": fit(True, 0.3), "b2": fit(False, 0.9)}],
+    "ddsp-small-b1-cost-seed0": [{"b1": fit(False, 0.8)}, {"b1": fit(True, 0.3, 40_000)}],
+    "ddsp-small-b1-cost-seed1": [{"b1": fit(False, 0.8)}, {"b1": fit(False, 0.6)}, {"b1": fit(True, 0.45)}],
+}
+
+
+def test_fits_tables_compare_each_boards_first_fit_and_results_tables_leave_board_runs_out(tmp_path):
+    sweep = make_sweep(tmp_path / "sweep", BOARD_RUNS, BOARD_ROUNDS)
+    doc = tmp_path / "results.md"
+    doc.write_text("<!-- results: ddsp-small -->\n<!-- /results -->\n\n<!-- fits: ddsp-small -->\n<!-- /fits -->\n")
+    done = update_doc(doc, sweep)
+    assert done.tables == ("ddsp-small", "ddsp-small (board fits)")
+    assert [p.name for p in done.plots] == ["ddsp-small.png", "ddsp-small-boards.png"]
+    assert all(p.read_bytes().startswith(PNG_MAGIC) for p in done.plots)
+    results, fits = doc.read_text().split("<!-- fits: ddsp-small -->\n")
+    assert results.count("\n| ") == 2   # header and the one compression run: board runs are not compared there
+    lines = fits.splitlines()
+    assert lines[0].startswith("| board | selection | seeds | first fitting round | compression there |")
+    assert lines[2:5] == [
+        "| b1 | plain | 1 | 1 | 2x | 0.950 | 0.4 / 0.5 | 58.6 KiB / 256.0 KiB | 195.3 KiB / 960.0 KiB | - |",
+        # Seed 0 fits at round 1 (2x, 0.9), seed 1 at round 2 (2.5x, 1.1): means with (min-max).
+        "| b1 | cost-aware | 2 | 1.5 (1-2) | 2.25x (2x-2.5x) | 1.000 (0.900-1.100) | 0.375 (0.3-0.45) / 0.5 | "
+        "48.8 KiB (39.1 KiB-58.6 KiB) / 256.0 KiB | 195.3 KiB / 960.0 KiB | - |",
+        # No round fits b2: the last round's figures, and what is over there.
+        "| b2 | plain | 1 | none (last: 2) | 3x | 1.300 | 0.9 / 0.5 | 58.6 KiB / 256.0 KiB | 195.3 KiB / 960.0 KiB | "
+        "round 2 (floor reached): real-time factor 0.90 against 0.50 |"]
+    assert lines[5] == "<!-- /fits -->"
+    check_doc(doc)
+    figure = board_fit_figure([(selection_label(d), d) for d in
+                               (json.loads((sweep / name / "trim.json").read_text()) for name in BOARD_ROUNDS)])
+    b1_time, _, b2_time, _ = figure.axes
+    labels = [line.get_label() for line in b1_time.get_lines()]
+    # One line per run naming b1, each first fit starred and named; the plain run alone names b2.
+    assert labels.count("plain") == 1 and labels.count("cost-aware") == 2
+    assert "round 1: first fit, plain" in labels and "round 2: first fit, cost-aware" in labels
+    assert "real-time factor 0.5" in labels
+    assert [line.get_label() for line in b2_time.get_lines()] == ["plain", "real-time factor 0.5"]
 
 
 def test_results_without_committed_runs_or_finished_runs_are_one_line_errors(tmp_path):
@@ -196,6 +264,9 @@ FAMILIES = {
 SHARED = {"rewind": 1, "lr": 0.003, "batch_size": 16, "score_examples": 256, "weight_decay": 1e-4, "floor": 3,
           "time_limit": None, "overrides": {}}
 DEFAULTS = {"scope": "global", "method": "trim", "reset": "rewind", "rate": 20.0}
+TRIO = ("rpipico2", "nano33ble", "teensy41")
+FITS = {"ddsp-small": {"crop": 4000, "epochs": 8, "patience": 3}, "sing-small": {"crop": None, "epochs": 5,
+                                                                                "patience": 2}}
 
 
 def test_results_sweep_file_expands_to_the_runs_of_the_page(monkeypatch):
@@ -210,14 +281,26 @@ def test_results_sweep_file_expands_to_the_runs_of_the_page(monkeypatch):
                 expected[f"{model}-{configuration}-seed{seed}"] = {
                     "family": family, "preset": preset, "data": str(ROOT.parent / "data" / "notes"), "seed": seed,
                     **SHARED, **DEFAULTS, **budget, **values}
+    # Trim until it fits: per family, one plain run naming the three boards and one cost-aware run per board.
+    for model, budget in FITS.items():
+        family, preset = model.split("-")
+        for selection, chosen in [("plain", TRIO)] + [("cost", [board]) for board in TRIO]:
+            expected[f"{model}-magnitude-global-{'+'.join(chosen)}-{selection}-seed0"] = {
+                "family": family, "preset": preset, "data": str(ROOT.parent / "data" / "notes"), "seed": 0,
+                **SHARED, **DEFAULTS, **budget, "criterion": "magnitude", "rounds": 30, "boards": list(chosen),
+                "rtf": 0.5, **({"selection": selection} if selection == "cost" else {})}   # plain: the default
     assert [job.name for job in sweep.jobs] == list(expected)   # in the page's order
-    assert len(sweep.jobs) == 43   # 12 configurations x 3 seeds, and the paper's claim: 2 x 3 seeds and 1
+    assert len(sweep.jobs) == 51   # 12 configurations x 3 seeds, the paper's claim: 2 x 3 seeds and 1; 8 fits
     for job in sweep.jobs:
         assert job.settings.to_dict() == expected[job.name], job.name
-    # Every run falls under one marked table of the page, and every marked table has runs.
-    keys = [s.key for s in sections(DOC.read_text(), str(DOC))]
-    assert keys == list(FAMILIES)
-    assert all(sum(job.name.startswith(f"{key}-") for key in keys) == 1 for job in sweep.jobs)
+    # Every run falls under one marked table of the page (runs with boards under a fits table, the others under
+    # a results table), and every marked table has runs.
+    marked = sections(DOC.read_text(), str(DOC))
+    assert [s.key for s in marked if s.kind == "results"] == list(FAMILIES)
+    assert [s.key for s in marked if s.kind == "fits"] == list(FITS)
+    for job in sweep.jobs:
+        kind = "fits" if job.settings.boards else "results"
+        assert sum(s.kind == kind and job.name.startswith(f"{s.key}-") for s in marked) == 1, job.name
 
 
 def test_board_table_rounds_are_dense_within_ten_percent_and_largest():

@@ -89,13 +89,6 @@ def test_committed_sweeps_reproduce_the_papers_grid(root):
     small = load_sweep(root / "examples" / "sweeps" / "cpu_small.toml")
     assert (len(small.jobs), small.device, small.gpus) == (8, "cpu", 0.0)
     assert {j.settings.preset for j in small.jobs} == {"tiny"}
-    # Trim until it fits: one plain run naming the three boards and one cost-aware run per board, per family.
-    boards = load_sweep(root / "examples" / "sweeps" / "boards.toml")
-    assert [(j.settings.family, j.settings.selection, j.settings.boards) for j in boards.jobs] == [
-        (f, selection, chosen) for f in ("ddsp", "sing") for selection, chosen in
-        [("plain", ("rpipico2", "nano33ble", "teensy41")), ("cost", ("rpipico2",)), ("cost", ("nano33ble",)),
-         ("cost", ("teensy41",))]]
-    assert {(j.settings.preset, j.settings.rtf, j.settings.rounds) for j in boards.jobs} == {("small", 0.5, 30)}
 
 
 @pytest.mark.parametrize("text, words", [

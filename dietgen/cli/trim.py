@@ -279,7 +279,10 @@ def sweep(sweep_file, sweep_dir, address, max_parallel):
                    "(DOC/runs/: a sweep's sweep.json and one RUN/trim.json per finished run). With SWEEP_DIR "
                    "(made by dietgen trim sweep), first replace DOC/runs by that sweep's finished runs. Each "
                    "table between <!-- results: KEY --> and <!-- /results --> is rewritten from the runs named "
-                   "KEY-*, and their plot written to DOC/KEY.png; the prose is left as it is.")
+                   "KEY-* without boards (their compression comparison, plotted to DOC/KEY.png), each between "
+                   "<!-- fits: KEY --> and <!-- /fits --> from those with boards (each board's first fitting "
+                   "round, plain against cost-aware selection, plotted to DOC/KEY-boards.png); the prose is "
+                   "left as it is.")
 @click.argument("sweep_dir", required=False, type=click.Path(file_okay=False))
 @click.option("--doc", default="docs/results.md", show_default=True, type=click.Path(dir_okay=False),
               help="The markdown document whose marked tables are regenerated.")

@@ -115,41 +115,31 @@ def compression_png(runs: list[tuple[str, list[dict]]]) -> bytes:
     return png_bytes(figure)
 
 
-def board_fit_figure(doc: dict):
-    """For each board a trim run (trim.json ``doc``) aims at, one row of two plots: normalised test loss against
-    the real-time factor and against RAM, a point per round, with the budget lines (the --rtf margin,
-    the RAM limit less the headroom, dashed red) and the first round that fits the board starred: the matplotlib
-    Figure, for callers that inspect it."""
-    settings, rounds = doc["settings"], doc["rounds"]
-    boards, headroom = settings["boards"], settings.get("headroom_ram", 0.0)
+def board_fit_figure(runs: list[tuple[str, dict]]):
+    """For each board the trim runs (label, trim.json document) in ``runs`` aim at, one row of two plots:
+    normalised test loss against the real-time factor and against RAM, a line per run naming the board (a point
+    per round), with the budget lines (the --rtf margin, the RAM limit less the headroom, dashed red) and each
+    run's first round that fits the board starred: the matplotlib Figure, for callers that inspect it. One run
+    is a run's report (boards.png); several compare selections on the same boards (docs/results.md)."""
+    boards = list(dict.fromkeys(b for _, doc in runs for b in doc["settings"]["boards"]))
     figure = blank_figure(10, 3.4 * len(boards))
     axes = figure.subplots(len(boards), 2, squeeze=False)
-    loss = [r["normalised_loss"] for r in rounds]
     for (ax_time, ax_ram), board in zip(axes, boards):
-        fits = [r["boards"][board] for r in rounds]
-        first = next((n for n, f in enumerate(fits) if f["fits"]), None)
+        aiming = [(label, doc) for label, doc in runs if board in doc["settings"]["boards"]]
         # The RAM limit is the bank's that holds the arena, which a smaller model may change: the line is the
-        # first fitting round's (else the last round's).
-        reference = fits[-1 if first is None else first]
-        rtf = [f["real_time_factor"] for f in fits]
-        timed = [n for n, value in enumerate(rtf) if value is not None]
-        for ax, xs, limit, limit_label, xlabel in (
-                (ax_time, rtf, reference["rtf_limit"], f"real-time factor {reference['rtf_limit']:.3g}",
+        # first run's first fitting round's (else its last round's).
+        reference = _fit_reference(aiming[0][1], board)
+        headroom = aiming[0][1]["settings"].get("headroom_ram", 0.0)
+        for ax, limit, limit_label, xlabel in (
+                (ax_time, reference["rtf_limit"], f"real-time factor {reference['rtf_limit']:.3g}",
                  "real-time factor (time per block / deadline)"),
-                (ax_ram, [f["ram_used"] / 1024 for f in fits], reference["ram_limit"] / 1024,
+                (ax_ram, reference["ram_limit"] / 1024,
                  "RAM limit" + (f" less {headroom:g} % headroom" if headroom else ""), "RAM used (KiB)")):
-            shown = timed if ax is ax_time else list(range(len(rounds)))
-            if not shown:
+            drawn = [_draw_fit(ax, label, doc, board, time=ax is ax_time, named=len(aiming) > 1)
+                     for label, doc in aiming]
+            if not any(drawn):
                 ax.text(0.5, 0.5, f"no time estimate for {board}", ha="center", va="center",
                         transform=ax.transAxes)
-            else:
-                ax.plot([xs[n] for n in shown], [loss[n] for n in shown], marker="o", label="rounds")
-                for n in shown:
-                    ax.annotate(str(rounds[n]["round"]), (xs[n], loss[n]), textcoords="offset points",
-                                xytext=(4, 4), fontsize="small")
-                if first is not None and first in shown:
-                    ax.plot([xs[first]], [loss[first]], marker="*", markersize=16, linestyle="none",
-                            color="tab:green", label=f"round {rounds[first]['round']}: first fit")
             ax.axvline(limit, color="tab:red", linestyle="--", label=limit_label)
             ax.set_xlabel(xlabel)
             ax.set_ylabel("test loss / dense test loss")
@@ -160,6 +150,34 @@ def board_fit_figure(doc: dict):
     return figure
 
 
-def board_fit_png(doc: dict) -> bytes:
+def _fit_reference(doc: dict, board: str) -> dict:
+    fits = [r["boards"][board] for r in doc["rounds"]]
+    return next((f for f in fits if f["fits"]), fits[-1])
+
+
+def _draw_fit(ax, label: str, doc: dict, board: str, time: bool, named: bool) -> bool:
+    """One run's rounds on ``board``: its line with the round numbers and its first fit starred in the line's
+    colour (the star names the run when ``named``: several share the plot); False when no round has the figure
+    (time unknown on that core)."""
+    rounds = doc["rounds"]
+    fits = [r["boards"][board] for r in rounds]
+    xs = [f["real_time_factor"] if time else f["ram_used"] / 1024 for f in fits]
+    shown = [n for n, x in enumerate(xs) if x is not None]
+    if not shown:
+        return False
+    loss = [r["normalised_loss"] for r in rounds]
+    line, = ax.plot([xs[n] for n in shown], [loss[n] for n in shown], marker="o", label=label)
+    for n in shown:
+        ax.annotate(str(rounds[n]["round"]), (xs[n], loss[n]), textcoords="offset points", xytext=(4, 4),
+                    fontsize="small")
+    first = next((n for n, f in enumerate(fits) if f["fits"]), None)
+    if first is not None and first in shown:
+        ax.plot([xs[first]], [loss[first]], marker="*", markersize=16, linestyle="none",
+                color=line.get_color(), markeredgecolor="black",
+                label=f"round {rounds[first]['round']}: first fit" + (f", {label}" if named else ""))
+    return True
+
+
+def board_fit_png(runs: list[tuple[str, dict]]) -> bytes:
     """``board_fit_figure`` as PNG bytes."""
-    return png_bytes(board_fit_figure(doc))
+    return png_bytes(board_fit_figure(runs))

@@ -299,7 +299,7 @@ def run_lottery(settings: TrimSettings, out_dir, *, force: bool = False, device:
                     _write_document(run)
                     break
                 result = _train_round(run, r, model, progress, on_epoch)
-            record = distributed.from_main(lambda: _record(run, r, result, time.monotonic() - started))
+            record = distributed.from_main(lambda: _record(run, r, result, started))
             doc["rounds"].append(record)
             if r == 0:
                 doc["dense"] = {"parameters": record["parameters"], "test_loss": record["test_loss"]}
@@ -461,8 +461,9 @@ def _train_round(run: _Run, r: int, model: AudioModel, progress, on_epoch):
     return result
 
 
-def _record(run: _Run, r: int, result, seconds: float) -> dict:
-    """Round ``r``'s line of trim.json."""
+def _record(run: _Run, r: int, result, started: float) -> dict:
+    """Round ``r``'s line of trim.json; its seconds run from ``started`` (time.monotonic() before the round's
+    selection) to the end of its measures and board checks."""
     s, best, doc = run.settings, result.model, run.doc
     if s.method == "trim":
         parameters, units = measure.parameters(best), find_units(best, batch=_train_batch(run)).total
@@ -475,6 +476,7 @@ def _record(run: _Run, r: int, result, seconds: float) -> dict:
     dense = doc["dense"] or {"parameters": parameters, "test_loss": test}
     boards = {"boards": fitting.check_round(run.run_dir / _name(r), s.boards, s.rtf, s.headroom_ram)
               } if s.boards else {}
+    seconds = time.monotonic() - started
     return {"round": r, "checkpoint": _name(r), "parameters": parameters, "units": units,
             "weights_left": parameters / dense["parameters"], "compression": dense["parameters"] / parameters,
             "macs_per_second": macs, "file_bytes": measure.file_bytes(run.run_dir / _name(r)),

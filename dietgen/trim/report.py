@@ -27,6 +27,8 @@ HEADERS = ["round", "parameters", "units left", "MACs per second of audio", "com
            "test loss", "normalised test loss"]
 BOARDS_PNG = "boards.png"
 BOARD_HEADERS = ["round", "board", "fits", "real-time factor", "RAM", "flash", "normalised test loss", "over"]
+FIT_HEADERS = ["board", "selection", "seeds", "first fitting round", "compression there", "normalised loss there",
+               "real-time factor", "RAM", "flash", "over"]
 
 
 def load_run(path) -> dict:
@@ -198,7 +200,7 @@ def write_report(run_dir: Path, doc: dict) -> None:
         (tmp / "report.md").write_text("\n\n".join(parts + (_board_section(doc) if boards else [])) + "\n")
         (tmp / "report.png").write_bytes(compression_png([(run_label(doc), [doc])]))
         if boards:
-            (tmp / BOARDS_PNG).write_bytes(board_fit_png(doc))
+            (tmp / BOARDS_PNG).write_bytes(board_fit_png([("rounds", doc)]))
 
     replace_files_atomically(write, ["report.md", "report.png"] + ([BOARDS_PNG] if boards else []), Path(run_dir))
 
@@ -302,3 +304,88 @@ def compare_table(rows: list[dict], markdown: bool = False) -> str:
             for r in rows]
     right = set(range(1, len(headers)))
     return _markdown_table(headers, body, right) if markdown else table(headers, body, right)
+
+
+def selection_label(doc: dict) -> str:
+    return "cost-aware" if doc["settings"].get("selection") == "cost" else "plain"
+
+
+def fit_compare(docs: list[dict]) -> list[dict]:
+    """Trim runs with boards compared at the moment each first fits a board: per board (in the order the runs
+    name them) and configuration (runs alike but for the seed, and for plain selection the boards they name: a
+    plain run naming three boards meets the cost-aware run aiming at each of them), the figures of each seed's first round that
+    fits the board, or of its last round where none does (the floor or the rounds cap came first) with what is
+    over there. Means over the seeds, with min and max as compare gives them."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for doc in docs:
+        # Plain selection never looks at the boards, so the boards it names only say where it stops; cost-aware
+        # selection weighs units by what they cost on exactly those boards.
+        ignored = ("seed", "boards") if doc["settings"].get("selection", "plain") == "plain" else ("seed",)
+        key = json.dumps({k: v for k, v in doc["settings"].items() if k not in ignored}, sort_keys=True)
+        for board in doc["settings"]["boards"]:
+            groups.setdefault((board, key), []).append(doc)
+    out, heads = [], []
+    boards = list(dict.fromkeys(board for board, _ in groups))
+    for (board, _), runs in sorted(groups.items(), key=lambda item: boards.index(item[0][0])):
+        chosen, fitted, over = [], 0, []
+        for doc in runs:
+            first = first_fits(doc).get(board)
+            record = doc["rounds"][-1 if first is None else first]
+            chosen.append(record)
+            fitted += first is not None
+            if first is None:
+                why = "floor reached" if doc.get("stopped") == "floor reached" else "last round"
+                seed = f"seed {doc['settings']['seed']}: " if len(runs) > 1 else ""
+                over.append(f"{seed}round {record['round']} ({why}): {'; '.join(record['boards'][board]['fails'])}")
+        fits = [r["boards"][board] for r in chosen]
+        timed = [f["real_time_factor"] for f in fits]
+        out.append({"board": board, "label": selection_label(runs[0]), "seeds": len(runs), "fitted": fitted,
+                    "round": _spread([r["round"] for r in chosen]),
+                    "compression": _spread([r["compression"] for r in chosen]),
+                    "normalised_loss": _spread([r["normalised_loss"] for r in chosen]),
+                    "real_time_factor": _spread(timed), "rtf_limit": fits[0]["rtf_limit"],
+                    "ram_used": _spread([f["ram_used"] for f in fits]), "ram_limit": fits[0]["ram_limit"],
+                    "flash_used": _spread([f["flash_used"] for f in fits]), "flash_limit": fits[0]["flash_limit"],
+                    "estimated": any(f["estimated"] for f in fits), "over": over})
+        heads.append(runs[0])
+    # Configurations of one board with the same selection (other settings differ) are told apart by those.
+    kinds = [(row["board"], row["label"]) for row in out]
+    for row, head, kind in zip(out, heads, kinds):
+        alike = [h for k, h in zip(kinds, heads) if k == kind]
+        if len(alike) > 1:
+            row["label"] += " " + run_label(head, alike)
+    return out
+
+
+def fit_table(rows: list[dict], markdown: bool = False) -> str:
+    """``fit_compare``'s rows for a terminal or as a markdown table (docs/results.md): one per board and
+    selection, the first fitting round's figures against the board's limits (means over seeds with (min-max));
+    where no round fits, the last round's, and what is over."""
+    from dietgen.report.table import human_bytes, table
+
+    def spread(values, shown):
+        mean, low, high = values
+        if mean is None:
+            return "unknown"
+        show = shown if callable(shown) else shown.format
+        return show(mean) if low == high else f"{show(mean)} ({show(low)}-{show(high)})"
+
+    def first(row):
+        rounds = spread(row["round"], "{:.3g}")
+        if row["fitted"] == row["seeds"]:
+            return rounds
+        if not row["fitted"]:
+            return f"none (last: {rounds})"
+        return f"{row['fitted']} of {row['seeds']} seeds (rounds {rounds})"
+
+    body = []
+    for r in rows:
+        est = " est" if r["estimated"] else ""
+        body.append([r["board"], r["label"], str(r["seeds"]), first(r), spread(r["compression"], "{:.3g}x"),
+                     spread(r["normalised_loss"], "{:.3f}"),
+                     f"{spread(r['real_time_factor'], '{:.3g}')} / {r['rtf_limit']:.3g}",
+                     f"{spread(r['ram_used'], human_bytes)} / {human_bytes(r['ram_limit'])}{est}",
+                     f"{spread(r['flash_used'], human_bytes)} / {human_bytes(r['flash_limit'])}{est}",
+                     "; ".join(r["over"]) or "-"])
+    right = {2, 3, 4, 5, 6, 7, 8}
+    return _markdown_table(FIT_HEADERS, body, right) if markdown else table(FIT_HEADERS, body, right)
