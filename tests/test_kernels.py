@@ -175,9 +175,10 @@ def test_host_sanitized(tmp_path):
     check(suite, runs["port"], runs["reference"], "host")
 
 
-# The x86-64 port (ports/x86.h) in each of its builds, by the flags that select it: the host tests above build
-# without -march, so the portable C.
-X86_BUILDS = {"avx2": ("-mavx2", "-mfma"), "avx512": ("-mavx512f", "-mavx2", "-mfma")}
+# The x86-64 ports in each of their builds, by the flags that select them: ports/sse2.h without -march (what the
+# host tests above build too), ports/x86.h with AVX2 and FMA, and with AVX-512.
+X86_BUILDS = {"sse2": (), "avx2": ("-mavx2", "-mfma"), "avx512": ("-mavx512f", "-mavx2", "-mfma")}
+X86_CPU_FLAGS = {"sse2": ("sse2",), "avx2": ("avx2", "fma"), "avx512": ("avx2", "fma", "avx512f")}
 # Taps past the AVX-512 loop's groups of 4 (k % 4 = 1, 2, 3 after at least one group) and long sums.
 X86_KS = (1, 2, 3, 5, 6, 7, 17, 64, 130)
 
@@ -188,7 +189,7 @@ def x86_support(build: str) -> str | None:
         return "not an x86-64 host"
     flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("flags")), []) if Path("/proc/cpuinfo").exists() else []
-    missing = [f for f in ("avx2", "fma", *(("avx512f",) if build == "avx512" else ())) if f not in flags]
+    missing = [f for f in X86_CPU_FLAGS[build] if f not in flags]
     return f"this CPU lacks {', '.join(missing)}" if missing else None
 
 
@@ -315,10 +316,12 @@ def test_port_choice(board, tmp_path):
     """ports.h picks the port from the compiler's predefined macros alone: a port where the board has one, the
     portable C elsewhere. The port compiles warning-free in C99 (with gcc and clang on the host) and in C++
     (Arduino sketches include the headers), and panel.h stays warning-free where nothing calls the port's
-    functions. host-avx2 and host-avx512 are the host compilers with the flags of the x86 port's builds."""
+    functions. host-sse2, host-avx2 and host-avx512 are the host compilers with the flags of the x86 ports'
+    builds."""
     source = tmp_path / "probe.c"
     source.write_text(PROBE)
-    expected = board in PORTED or (board == "host" and platform.machine() in ("aarch64", "arm64"))
+    # Every 64-bit ARM host has NEON and every x86-64 host SSE2: the host builds a port either way.
+    expected = board in PORTED or (board == "host" and platform.machine() in ("aarch64", "arm64", "x86_64", "AMD64"))
     flags = [f"-I{firmware() / 'include'}"]
     if board.startswith("host-"):
         if platform.machine() not in ("x86_64", "AMD64"):
