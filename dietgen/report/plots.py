@@ -150,9 +150,14 @@ def board_fit_figure(runs: list[tuple[str, dict]]):
     return figure
 
 
+def _first_fit(doc: dict, board: str) -> int | None:
+    """The index of the first round of ``doc`` that fits ``board``; None when none does."""
+    return next((n for n, r in enumerate(doc["rounds"]) if r["boards"][board]["fits"]), None)
+
+
 def _fit_reference(doc: dict, board: str) -> dict:
-    fits = [r["boards"][board] for r in doc["rounds"]]
-    return next((f for f in fits if f["fits"]), fits[-1])
+    first = _first_fit(doc, board)
+    return doc["rounds"][-1 if first is None else first]["boards"][board]
 
 
 def _draw_fit(ax, label: str, doc: dict, board: str, time: bool, named: bool) -> bool:
@@ -170,7 +175,7 @@ def _draw_fit(ax, label: str, doc: dict, board: str, time: bool, named: bool) ->
     for n in shown:
         ax.annotate(str(rounds[n]["round"]), (xs[n], loss[n]), textcoords="offset points", xytext=(4, 4),
                     fontsize="small")
-    first = next((n for n, f in enumerate(fits) if f["fits"]), None)
+    first = _first_fit(doc, board)
     if first is not None and first in shown:
         ax.plot([xs[first]], [loss[first]], marker="*", markersize=16, linestyle="none",
                 color=line.get_color(), markeredgecolor="black",

@@ -36,11 +36,16 @@ def check_round(checkpoint: Path, boards: Iterable[str], rtf: float, headroom_ra
     return {board: board_fit(check(board=board, compiled=compiled), rtf, headroom_ram) for board in boards}
 
 
+def ram_limit(report, headroom_ram: float) -> float:
+    """The RAM a model may use on the report's board: its limit less the run's headroom (percent)."""
+    return report.ram.limit * (1 - headroom_ram / 100)
+
+
 def board_fit(report, rtf: float, headroom_ram: float) -> dict[str, Any]:
     """A round record's entry for one board, from its dietgen.budget.BudgetReport: whether it fits with the
     margins, the figures the fit was decided on, and what fails, one sentence per budget."""
     from dietgen.report.table import human_bytes
-    ram_limit = report.ram.limit * (1 - headroom_ram / 100)
+    ram_most = ram_limit(report, headroom_ram)
     headroom = f" ({human_bytes(report.ram.limit)} less {headroom_ram:g} % headroom)" if headroom_ram else ""
     fails = []
     if report.time is None:
@@ -49,14 +54,14 @@ def board_fit(report, rtf: float, headroom_ram: float) -> dict[str, Any]:
     elif report.rtf > rtf:
         fails.append(f"real-time factor {_factor(report.rtf)} against {_factor(rtf)}, over by "
                      f"{_over(report.rtf, rtf)}")
-    if report.ram.used > ram_limit:
-        fails.append(f"RAM {human_bytes(report.ram.used)} against {human_bytes(ram_limit)}{headroom}, over by "
-                     f"{_over(report.ram.used, ram_limit)}")
+    if report.ram.used > ram_most:
+        fails.append(f"RAM {human_bytes(report.ram.used)} against {human_bytes(ram_most)}{headroom}, over by "
+                     f"{_over(report.ram.used, ram_most)}")
     if report.flash.used > report.flash.limit:
         fails.append(f"flash {human_bytes(report.flash.used)} against {human_bytes(report.flash.limit)}, over by "
                      f"{_over(report.flash.used, report.flash.limit)}")
     return {"fits": not fails, "real_time_factor": report.rtf, "rtf_limit": rtf, "ram_used": report.ram.used,
-            "ram_limit": ram_limit, "flash_used": report.flash.used, "flash_limit": report.flash.limit,
+            "ram_limit": ram_most, "flash_used": report.flash.used, "flash_limit": report.flash.limit,
             "estimated": not report.flash.measured, "fails": fails}
 
 

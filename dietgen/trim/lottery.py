@@ -166,7 +166,8 @@ class TrimSettings:
                 raise DietgenError(f"board {board!r}: unknown; {hint}dietgen boards lists the board ids")
         if len(set(self.boards)) < len(self.boards):
             raise DietgenError(f"boards {', '.join(self.boards)}: a board is named twice")
-        if not self.boards and self.to_dict().keys() & {"rtf", "headroom_ram"}:
+        if not self.boards and (self.rtf, self.headroom_ram) != (LATER_SETTINGS["rtf"],
+                                                                 LATER_SETTINGS["headroom_ram"]):
             raise DietgenError(f"rtf {self.rtf:g}, headroom_ram {self.headroom_ram:g}: margins of the boards the "
                                f"model must fit; name a board too")
         if not 0 < self.rtf <= 1:

@@ -29,6 +29,7 @@ from typing import Any, Iterable
 import numpy as np
 from torch import nn
 
+from dietgen.trim.fit import ram_limit
 from dietgen.trim.surgery import trim_model
 from dietgen.trim.units import Units
 
@@ -117,7 +118,7 @@ def _budgets(compiled, boards: tuple[str, ...], rtf: float,
     found = {}
     for board in boards:
         report = check(board=board, compiled=compiled, measure=False)
-        budgets = {"ram": {"used": report.ram.used, "limit": report.ram.limit * (1 - headroom_ram / 100)},
+        budgets = {"ram": {"used": report.ram.used, "limit": ram_limit(report, headroom_ram)},
                    "flash": {"used": report.flash.used, "limit": report.flash.limit}}
         if report.time is not None:
             budgets = {"time": {"used": report.time.used, "limit": rtf * report.time.limit}, **budgets}
