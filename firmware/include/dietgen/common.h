@@ -181,21 +181,37 @@ static inline uint32_t dg_mask(int condition)
     return 0u - (uint32_t)condition;
 }
 
+/* e^r for x = k ln 2 + r, and k: the range reduction and the polynomial every variant below shares. */
+static inline float dg_exp_reduced(float x, dg_int *k)
+{
+    float y = x * 1.44269504088896341f, fk = (y + 12582912.0f) - 12582912.0f, r;
+    *k = (dg_int)(dg_f2u(y + 12582912.0f) - 0x4b400000u);
+    r = (x - fk * 0.693145751953125f) - fk * 1.42860676533018690e-6f;
+    return 1.0f + (r + r * r * (0.49999994040f + r * (0.16666519642f + r * (0.041668407619f +
+                                                   r * (0.0083689140156f + r * 0.0013814191334f)))));
+}
+
 static inline float dg_expf(float x)
 {
     uint32_t over = dg_mask(isgreater(x, DG_EXPF_MAX)), under = dg_mask(isless(x, DG_EXPF_MIN));
-    float xc = dg_pick(over, DG_EXPF_MAX, dg_pick(under, DG_EXPF_MIN, x)), y, fk, r, p, e;
+    float p, e;
     dg_int k, h;
-    y = xc * 1.44269504088896341f;
-    fk = (y + 12582912.0f) - 12582912.0f;
-    k = (dg_int)(dg_f2u(y + 12582912.0f) - 0x4b400000u);
-    r = (xc - fk * 0.693145751953125f) - fk * 1.42860676533018690e-6f;
-    p = 1.0f + (r + r * r * (0.49999994040f + r * (0.16666519642f + r * (0.041668407619f +
-                                                  r * (0.0083689140156f + r * 0.0013814191334f)))));
+    p = dg_exp_reduced(dg_pick(over, DG_EXPF_MAX, dg_pick(under, DG_EXPF_MIN, x)), &k);
     h = k / 2;
     e = p * dg_u2f((uint32_t)(h + 127) << 23) * dg_u2f((uint32_t)(k - h + 127) << 23);
     /* above the range +Inf, below it 0, NaN itself (NaN compares neither greater nor less) */
     return dg_pick(over, INFINITY, dg_pick(under, 0.0f, dg_pick(dg_mask(x != x), x, e)));
+}
+
+/* dg_expf for callers that keep x within [DG_EXPF_MIN, DG_EXP_SAFE] themselves (or pass NaN, which comes out
+ * NaN): k is then at most 127, so 2^k is one multiply, and there are no edges to select. tanh and sigmoid, whose
+ * arguments are clamped anyway, spend a third fewer instructions this way. Same errors. */
+#define DG_EXP_SAFE 88.0f
+static inline float dg_exp_in_range(float x)
+{
+    dg_int k;
+    float p = dg_exp_reduced(x, &k);
+    return p * dg_u2f(((uint32_t)k + 127u) << 23);
 }
 #else
 static inline float dg_expf(float x)
@@ -228,7 +244,7 @@ static inline float dg_tanhf(float x)
     float a = fabsf(x), s = a * a, small, large;
     small = a + a * s * (-0.33333316445f + s * (0.13332585990f + s * (-0.053852308542f +
                                                s * (0.021071679890f + s * -0.0062742396258f))));
-    large = 1.0f - 2.0f / (dg_expf(2.0f * dg_pick(dg_mask(isgreater(a, 9.5f)), 9.5f, a)) + 1.0f);
+    large = 1.0f - 2.0f / (dg_exp_in_range(2.0f * dg_pick(dg_mask(isgreater(a, 9.5f)), 9.5f, a)) + 1.0f);
     return dg_u2f(dg_f2u(dg_pick(dg_mask(isless(a, 0.55f)), small, large)) | (dg_f2u(x) & 0x80000000u));
 }
 #else
@@ -247,10 +263,22 @@ static inline float dg_tanhf(float x)
 #endif
 
 /* 1 / (1 + e^-x): exactly 1 once e^-x is below half an ulp of 1 (x > 16.6), exactly 0 once e^-x overflows. */
+#if defined(DG_VECTOR_MATH)
+/* e^-x clamped into dg_exp_in_range's range (the ends give 1 and a result below 7e-39), the overflow's 0 chosen
+ * by one mask; NaN passes through every comparison. */
+static inline float dg_sigmoidf(float x)
+{
+    float v = -x;
+    v = dg_pick(dg_mask(isgreater(v, DG_EXP_SAFE)), DG_EXP_SAFE, dg_pick(dg_mask(isless(v, DG_EXPF_MIN)),
+                                                                         DG_EXPF_MIN, v));
+    return dg_pick(dg_mask(isless(x, -DG_EXPF_MAX)), 0.0f, 1.0f / (1.0f + dg_exp_in_range(v)));
+}
+#else
 static inline float dg_sigmoidf(float x)
 {
     return 1.0f / (1.0f + dg_expf(-x));
 }
+#endif
 
 /* ln x: x = 2^e m with m in [sqrt(1/2), sqrt(2)), and ln m = 2 atanh(s) with s = (m - 1) / (m + 1), |s| <= 0.172,
  * from its odd series up to s^9 (what is left, 2|s|^11/11, is below 4e-10). m - 1 is exact there, so the error is
