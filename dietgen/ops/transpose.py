@@ -1,10 +1,13 @@
-"""Transpose: one strided copy, reading the input with its strides permuted."""
+"""Transpose: one strided copy, reading the input with its strides permuted; nothing at all when only axes of
+length 1 move (an RNN's (seq, batch, 1, hidden) output turned batch-first for one frame, say): the bytes are then
+already in the output's order, and the output shares its input's storage as a view does."""
 from __future__ import annotations
 
 import numpy as np
 
 from dietgen.ops.common import strides_of
-from dietgen.ops.registry import OpCase, Rand, register
+from dietgen.ir import TensorKind
+from dietgen.ops.registry import Cost, OpCase, Rand, register
 from dietgen.ops.strided import CopyOp, strided_copy
 
 
@@ -30,7 +33,23 @@ class Transpose(CopyOp):
     def reference(self, node, x):
         return [np.transpose(x[0], self.perm(node, x[0].ndim))]
 
+    def keeps_order(self, node, graph) -> bool:
+        """Whether the axes longer than 1 stay in their order, so that the bytes do too."""
+        shape = graph.tensors[node.inputs[0]].shape
+        moved = [p for p in self.perm(node, len(shape)) if shape[p] != 1]
+        return moved == sorted(moved)
+
+    def aliases(self, node, graph):
+        return (0,) if self.keeps_order(node, graph) else None
+
+    def cost(self, node, graph):
+        if self.keeps_order(node, graph) and graph.tensors[node.outputs[0]].kind == TensorKind.ACTIVATION:
+            return Cost()  # shares its input's storage (see passes.memory.liveness)
+        return super().cost(node, graph)
+
     def emit(self, node, graph, ctx):
+        if ctx.aliased(node.outputs[0]):
+            return []
         x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
         strides = strides_of(x.shape)
         src_strides = [strides[p] for p in self.perm(node, len(x.shape))]
