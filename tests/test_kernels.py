@@ -1,5 +1,5 @@
-"""Kernel variants against numpy and against the portable reference path: dg_panel_gemm (firmware/src/panel.c)
-with its port for the core (firmware/include/dietgen/ports.h) and with -DDG_NO_PORT, over shapes that leave
+"""Kernel variants against numpy and against the portable reference path: dg_panel_gemm and dg_panel_gemv_runs
+(firmware/src/panel.c) with its port for the core (firmware/include/dietgen/ports.h) and with -DDG_NO_PORT, over shapes that leave
 every blocking remainder (rows past the last 8-row panel, columns past the last DG_MR block, taps past the last
 unrolled group), with and without bias, both output layouts, with a fused activation; on the host under
 AddressSanitizer and UBSan and on every emulated core.
@@ -29,7 +29,7 @@ from test_emulators import TARGETS
 NS = (1, 3, 5, 8, 9, 17, 24)   # rows: panels of 8 and the row-by-row tail
 KS = (1, 2, 3, 17, 64)         # taps: the ports unroll 4 at a time
 MS = (1, 2, 3, 5, 9)           # columns: blocks of DG_MR (2 or 4) and single columns
-HEADER = 8                     # n, k, m, xs, ycs, yjs, bias, tanh ahead of x in an input block
+HEADER = 9                     # n, k, m, xs, ycs, yjs, bias, tanh, parts ahead of x in an input block
 NAME = "panel_test"
 # Cores with a port, by board (the others build the portable C either way).
 PORTED = {"nano33ble", "teensy41", "rpipico2", "rpi4", "rpizero2w"}
@@ -46,6 +46,11 @@ class Case:
     channels_first: bool    # y[j*m + c] (channels by frames, as a convolution writes) and x columns k + 2 apart;
                             # else y[c*n + j] and x columns back to back
     tanh: bool
+    parts: int = 1          # more: dg_panel_gemv_runs over one column whose k taps are that many runs, 2 floats apart
+
+    @property
+    def len(self) -> int:
+        return self.k // self.parts
 
     @property
     def xs(self) -> int:
@@ -57,6 +62,8 @@ class Case:
 
     @property
     def x_len(self) -> int:
+        if self.parts > 1:
+            return self.parts * (self.len + 2) - 2
         return (self.m - 1) * self.xs + self.k
 
     @property
@@ -64,7 +71,10 @@ class Case:
         return self.n * self.k * self.m
 
 
-ALL_CASES = [Case(*c) for c in itertools.product(NS, KS, MS, (False, True), (False, True), (False, True))]
+# dg_panel_gemv_runs: runs of 1 to 17 taps (the ports' remainders and unrolled groups), 2 to 8 of them
+RUNS_CASES = [Case(n, length * parts, 1, bias, False, tanh, parts) for n, length, parts, bias, tanh
+              in itertools.product(NS, (1, 3, 17), (2, 3, 8), (False, True), (False, True))]
+ALL_CASES = [Case(*c) for c in itertools.product(NS, KS, MS, (False, True), (False, True), (False, True))] + RUNS_CASES
 
 
 def cases_for(board: str | None) -> list[Case]:
@@ -85,7 +95,7 @@ class Suite:
         self.b = rng.uniform(-1, 1, max(c.n for c in cases)).astype(np.float32)
         self.blocks = np.zeros((len(cases), self.in_size), np.float32)
         for row, c in zip(self.blocks, cases):
-            row[:HEADER] = (c.n, c.k, c.m, c.xs, *c.strides, c.bias, c.tanh)
+            row[:HEADER] = (c.n, c.k, c.m, c.xs, *c.strides, c.bias, c.tanh, c.parts)
             row[self.in_size - c.x_len:] = rng.uniform(-1, 1, c.x_len)
 
     def write(self, folder: Path) -> Path:
@@ -104,13 +114,20 @@ class Suite:
         return src
 
     def operands(self, i: int):
-        """Case i as numpy arrays: W (n, k), bias (n,) or zeros, X (m, k)."""
+        """Case i as numpy arrays: W (n, k), bias (n,) or zeros, X (m, k). With parts, W is parts matrices of
+        len columns, each packed on its own, and X's one column the runs, back to back."""
         c, row = self.cases[i], self.blocks[i]
-        order = pack_panels(np.arange(c.n * c.k, dtype=np.float32).reshape(c.n, c.k)).astype(np.int64)
-        w = np.empty(c.n * c.k, np.float32)
-        w[order] = self.w[self.w.size - c.n * c.k:]
+        packed = self.w[self.w.size - c.n * c.k:]
+        order = pack_panels(np.arange(c.n * c.len, dtype=np.float32).reshape(c.n, c.len)).astype(np.int64)
+        w = np.empty((c.parts, c.n * c.len), np.float32)
+        for s in range(c.parts):
+            w[s, order] = packed[s * c.n * c.len:(s + 1) * c.n * c.len]
+        w = np.concatenate([ws.reshape(c.n, c.len) for ws in w], axis=1)
         x = row[self.in_size - c.x_len:]
-        xm = np.stack([x[j * c.xs:j * c.xs + c.k] for j in range(c.m)])
+        if c.parts > 1:
+            xm = np.concatenate([x[s * (c.len + 2):s * (c.len + 2) + c.len] for s in range(c.parts)])[None]
+        else:
+            xm = np.stack([x[j * c.xs:j * c.xs + c.k] for j in range(c.m)])
         bias = self.b[self.b.size - c.n:] if c.bias else np.zeros(c.n, np.float32)
         return w.reshape(c.n, c.k), bias, xm
 
@@ -200,7 +217,7 @@ def test_host_x86_port_sanitized(build, tmp_path):
     if (why := x86_support(build)) is not None:
         pytest.skip(why)
     suite = Suite([Case(*c) for c in itertools.product(NS, X86_KS, MS, (False, True), (False, True),
-                                                       (False, True))])
+                                                       (False, True))] + RUNS_CASES)
     src = suite.write(tmp_path)
     runs = {}
     for label, extra in (("port", X86_BUILDS[build]), ("reference", (*X86_BUILDS[build], "-DDG_NO_PORT"))):

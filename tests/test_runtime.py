@@ -2,10 +2,12 @@
 compiler."""
 from __future__ import annotations
 
+import platform
 import shutil
 import subprocess
 
 import pytest
+import torch
 
 from dietgen.ops import registry
 from dietgen.resources import firmware
@@ -89,3 +91,32 @@ def test_example_unity_files_compile_strict_for_their_boards(root, board_id, opt
                                      str(src / unity_name(compiled.c_name)), "-o", str(tmp_path / "unity.o")],
                                     capture_output=True, text=True)
             assert result.returncode == 0 and not result.stderr, f"{example} {marks}:\n{result.stderr}"
+
+
+# Layers whose arena is their tile alone (input and output are the caller's): convolutions whose tiles hold fewer
+# frames than a panel pass takes columns (2 frames of 384 taps, 1 of 1200), and a dense layer leaving every
+# remainder of rows and columns.
+WIDE_LAYERS = {"conv_tile2": (lambda: torch.nn.Conv1d(128, 128, 3, padding=1), (1, 128, 512)),
+               "conv_tile1": (lambda: torch.nn.Conv1d(400, 17, 3, padding=1), (1, 400, 40)),
+               "dense": (lambda: torch.nn.Linear(40, 27), (7, 40))}
+
+
+@pytest.mark.parametrize("layer", WIDE_LAYERS)
+@pytest.mark.parametrize("flags", [["-O3"], ["-O3", "-mavx2", "-mfma"], ["-O3", "-mavx512f", "-mavx2", "-mfma"]],
+                         ids=["sse2", "avx2", "avx512"])
+def test_unity_file_of_wide_layers_compiles_strict_with_every_x86_port(layer, flags, tmp_path):
+    """With a kernel's sizes known in the unity file, GCC's -O3 sees through to loops that cannot run (a DG_MR
+    pass over a tile of fewer frames) and warns about their reads past the arena unless the runtime keeps them
+    provably dead."""
+    from dietgen.codegen.render import render, unity_name
+    from dietgen.output import write_tree
+    from dietgen.pipeline import compile_model
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("not an x86-64 host")
+    torch.manual_seed(0)
+    make, shape = WIDE_LAYERS[layer]
+    compiled = compile_model(make().eval(), {"x": shape})
+    src = write_tree(render(compiled.graph), tmp_path / layer)
+    result = subprocess.run(["gcc", *STRICT, *flags, f"-I{src}", "-c", str(src / unity_name(compiled.c_name)),
+                             "-o", str(tmp_path / "unity.o")], capture_output=True, text=True)
+    assert result.returncode == 0 and not result.stderr, result.stderr

@@ -16,8 +16,11 @@ from torch import nn
 from clirun import assert_one_line_error, run
 from dietgen.codegen.render import render
 from dietgen.ir import TensorKind
+from dietgen.ops.conv import IN_PLACE_TAPS
+from dietgen.ops.registry import get_op
 from dietgen.output import write_tree
 from dietgen.passes.stream import StreamSpec
+from dietgen.resources import firmware
 from dietgen.pipeline import compile_model
 from dietgen.toolchain.host import SANITIZE, STRICT
 from dietgen.verify import verify
@@ -214,6 +217,40 @@ def test_ring_buffers_do_not_shift(tmp_path):
         assert [n.op_type for n in g.nodes if ring.name in n.outputs] == ["ConvStream"]
     most = int(_run_main(compiled, _RING_MAIN, tmp_path, f"-D{compiled.c_name.upper()}_EXTERNAL_STATE=watched_state"))
     assert 0 < most <= 8 * 4
+
+
+class _WideTaps(nn.Module):
+    """Causal convolutions a one-frame step multiplies in place, tap by tap (grouped; 16 taps, the most it takes),
+    and one it gathers (17 taps), with a batch of 2."""
+
+    def __init__(self):
+        super().__init__()
+        self.grouped = nn.Conv1d(6, 10, 3, dilation=3, groups=2)
+        self.widest = nn.Conv1d(10, 9, IN_PLACE_TAPS)
+        self.wider = nn.Conv1d(9, 4, IN_PLACE_TAPS + 1, dilation=2)
+
+    def forward(self, x):
+        x = torch.tanh(self.grouped(nn.functional.pad(x, (6, 0))))
+        x = self.widest(nn.functional.pad(x, (IN_PLACE_TAPS - 1, 0)))
+        return self.wider(nn.functional.pad(x, (2 * IN_PLACE_TAPS, 0)))
+
+
+@pytest.mark.parametrize("block", [1, 2])
+def test_one_frame_convolutions_read_their_taps_in_place(block):
+    """A one-frame step gathers nothing for a conv of up to IN_PLACE_TAPS taps (DG_CONV_RUNS in conv.h: no column
+    scratch) and gathers past it; both, and the gathering of longer blocks from the same whole-frame rings, stream
+    like the offline model."""
+    torch.manual_seed(0)
+    model, shapes = _WideTaps().eval(), {"x": (2, 6, 40)}
+    g = compile_model(model, shapes, stream=StreamSpec(block)).graph
+    convs = [n for n in g.nodes if n.op_type == "ConvStream"]
+    assert [get_op("ConvStream", "dietgen").tiling(n, g).col == 0 for n in convs] == [block == 1, block == 1, False]
+    _assert_streams(verify(model, shapes=shapes, stream=StreamSpec(block), tol=TOL, sanitize=True))
+
+
+def test_in_place_tap_limit_matches_the_kernel():
+    header = (firmware() / "include" / "dietgen" / "conv.h").read_text()
+    assert f"#define DG_CONV_RUNS {IN_PLACE_TAPS}\n" in header
 
 
 # -- the CLI -----------------------------------------------------------------------------------------------------

@@ -14,17 +14,30 @@ _CONV_ATTRS = {"auto_pad": "NOTSET", "dilations": None, "group": 1, "kernel_shap
 
 
 # Frames per dg_panel_gemm call (a tile): a multiple of the kernel's columns per weight pass (DG_MR, 2 or 4), so
-# only a block's last tile has a remainder; more would only lengthen the scratch. Wide layers take fewer frames so
-# that a tile's scratch stays within TILE_FLOATS (4 KB).
+# only a block's last tile has a remainder. A tile's scratch holds its frames' taps (and a ConvTranspose's
+# products). Every layer may take up to TILE_FRAMES frames within TILE_FLOATS (4 KB), which a microcontroller's
+# step affords; a layer that reads and writes more than 8 times that (a wide layer over a long window, on a host
+# or a Pi) may take up to WIDE_TILE_FRAMES within an eighth of those floats, so its arena grows by an eighth at
+# most. Each pass streams every weight from the cache once: conv128 (128 channels, 3 taps, 512 frames) went from
+# 19 % of the FMA peak with 2-frame tiles to 38-41 % with 32-frame ones (48 KB).
 TILE_FRAMES = 8
 TILE_FLOATS = 1024
+WIDE_TILE_FRAMES = 32
+TILE_SHARE = 8
 
 
-def tile_frames(frames: int, floats_per_frame: int) -> int:
-    fit = max(1, TILE_FLOATS // max(1, floats_per_frame))
-    tile = min(TILE_FRAMES, fit)
-    tile = tile // 4 * 4 if tile >= 4 else min(tile, 2)
+def tile_frames(frames: int, floats_per_frame: int, data_floats: int) -> int:
+    """Frames per tile for a layer of ``frames`` frames whose tile takes ``floats_per_frame`` floats of scratch
+    per frame and which reads and writes ``data_floats`` floats."""
+    per = max(1, floats_per_frame)
+    fit = max(1, min(TILE_FRAMES, TILE_FLOATS // per), min(WIDE_TILE_FRAMES, data_floats // TILE_SHARE // per))
+    tile = fit // 4 * 4 if fit >= 4 else min(fit, 2)
     return min(frames, tile)
+
+
+# Taps a one-frame streamed conv multiplies in place, each where it is kept (DG_CONV_RUNS in
+# firmware/include/dietgen/conv.h: the kernel's array of their addresses); wider kernels gather.
+IN_PLACE_TAPS = 16
 
 
 def pack_conv(w: np.ndarray, groups: int) -> np.ndarray:
@@ -43,10 +56,21 @@ def pack_conv_transpose(w: np.ndarray, groups: int) -> np.ndarray:
                            for g in range(groups)])
 
 
-def packed_weight(ctx, transposed: bool, name: str, groups: int) -> str:
-    """The flash symbol of weight ``name`` packed for its kernel (offline and streamed share it)."""
+def pack_conv_taps(w: np.ndarray, groups: int) -> np.ndarray:
+    """Conv weight (cout, cin/groups, k) as dg_conv1d_stream reads it for a one-frame step: per group, per tap j,
+    the (cout/groups, cin/groups) matrix of tap j packed in panels (each tap multiplies its frame in place)."""
+    cout_g = w.shape[0] // groups
+    return np.concatenate([pack_panels(w[g * cout_g:(g + 1) * cout_g, :, j])
+                           for g in range(groups) for j in range(w.shape[2])])
+
+
+def packed_weight(ctx, transposed: bool, name: str, groups: int, by_tap: bool = False) -> str:
+    """The flash symbol of weight ``name`` packed for its kernel (offline and streamed share it; ``by_tap``: the
+    one-frame streamed conv's layout)."""
     if transposed:
         return ctx.derived_weight(name, f"tconv_g{groups}", lambda w: pack_conv_transpose(w, groups))
+    if by_tap:
+        return ctx.derived_weight(name, f"conv_taps_g{groups}", lambda w: pack_conv_taps(w, groups))
     return ctx.derived_weight(name, f"conv_g{groups}", lambda w: pack_conv(w, groups))
 
 
@@ -54,6 +78,7 @@ class Tiling(NamedTuple):
     tile: int   # frames per dg_panel_gemm call
     col: int    # floats of the tile's columns (0: none, the input is read in place)
     z: int      # floats of a ConvTranspose tile's products (0 for Conv)
+    parts: int = 1  # panel products per tile: a one-frame streamed conv runs one per tap, in place
 
     def scratch(self) -> list[int]:
         return [size for size in (self.col, self.z) if size]
@@ -64,8 +89,8 @@ class Tiling(NamedTuple):
         return runs * frames * (self.col + self.z) // self.tile
 
     def products(self, frames: int, runs: int) -> int:
-        """Panel products over ``frames`` frames, ``runs`` times: one per tile."""
-        return runs * -(-frames // self.tile)
+        """Panel products over ``frames`` frames, ``runs`` times: ``parts`` per tile."""
+        return runs * -(-frames // self.tile) * self.parts
 
     def args(self, node, ctx) -> tuple[str, ...]:
         """The kernel's col (NULL when it needs none) and, for ConvTranspose, z."""
@@ -73,15 +98,17 @@ class Tiling(NamedTuple):
         return (col, ctx.scratch(node, 1 if self.col else 0)) if self.z else (col,)
 
 
-def tiling(transposed: bool, frames: int, cin_g: int, cout_g: int, k: int, in_place: bool) -> Tiling:
+def tiling(transposed: bool, frames: int, cin_g: int, cout_g: int, k: int, in_place: bool,
+           data_floats: int) -> Tiling:
     """Conv gathers a tile's taps into columns; ConvTranspose lays out a tile's input frames as columns and keeps
     their products before adding them into the output. ``in_place``: the kernel reads its one input frame as the
-    column (dg_conv1d: a 1x1 conv of one unpadded frame; dg_conv_transpose1d*: one input frame)."""
+    column (dg_conv1d: a 1x1 conv of one unpadded frame; dg_conv1d_stream: one frame, each tap where it is kept,
+    k products; dg_conv_transpose1d*: one input frame)."""
     if transposed:
-        tile = tile_frames(frames, cin_g + cout_g * k)
+        tile = tile_frames(frames, cin_g + cout_g * k, data_floats)
         return Tiling(tile, 0 if in_place else tile * cin_g, tile * cout_g * k)
-    tile = tile_frames(frames, cin_g * k)
-    return Tiling(tile, 0 if in_place else tile * cin_g * k, 0)
+    tile = tile_frames(frames, cin_g * k, data_floats)
+    return Tiling(tile, 0, 0, k) if in_place else Tiling(tile, tile * cin_g * k, 0)
 
 
 class Geometry(NamedTuple):
@@ -161,10 +188,12 @@ class _Conv1d(OpSpec):
     def tiling(self, node, graph) -> tuple[Geometry, Tiling]:
         x, w = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]]
         g = self.geometry(node, x.shape, w.shape)
+        data = g.n * (g.cin * g.lin + g.cout * g.lout)
         if self.op_type == "ConvTranspose":
-            return g, tiling(True, g.lin, g.cin // g.groups, g.cout // g.groups, g.k, g.lin == 1)
-        in_place = g.lin == 1 and g.lout == 1 and g.k == 1 and g.pad == 0   # dg_conv1d's own test
-        return g, tiling(False, g.lout, g.cin // g.groups, g.cout // g.groups, g.k, in_place)
+            return g, tiling(True, g.lin, g.cin // g.groups, g.cout // g.groups, g.k, g.lin == 1, data)
+        if g.lin == 1 and g.lout == 1 and g.k == 1 and g.pad == 0:     # dg_conv1d's own test
+            return g, Tiling(1, 0, 0)
+        return g, tiling(False, g.lout, g.cin // g.groups, g.cout // g.groups, g.k, False, data)
 
     def scratch(self, node, graph):
         return self.tiling(node, graph)[1].scratch()
@@ -390,14 +419,16 @@ class _ConvStep(OpSpec):
         a = node.attrs
         transposed = self.op_type == "ConvTransposeStream"
         return tiling(transposed, lin if transposed else lout, cin // a["groups"], cout // a["groups"], a["k"],
-                      transposed and lin == 1)
+                      lin == 1 and (transposed or (lout == 1 and a["k"] <= IN_PLACE_TAPS)), n * (cin * lin + cout * lout))
 
     def scratch(self, node, graph):
         return self.tiling(node, graph).scratch()
 
     def args(self, node, graph, ctx) -> tuple[str, ...]:
         """x, the packed weight, bias, y, then the state tensors (NULL where absent)."""
-        w = packed_weight(ctx, self.op_type == "ConvTransposeStream", node.inputs[1], node.attrs["groups"])
+        in_place = self.op_type == "ConvStream" and not self.tiling(node, graph).col   # dg_conv1d_stream's one frame
+        w = packed_weight(ctx, self.op_type == "ConvTransposeStream", node.inputs[1], node.attrs["groups"],
+                          by_tap=in_place)
         bias = ctx.ptr(node.inputs[2]) if node.input(2) else "NULL"
         states = (ctx.ptr(name) if name else "NULL" for name in node.inputs[3:])
         return (ctx.ptr(node.inputs[0]), w, bias, ctx.ptr(node.outputs[0]), *states)

@@ -50,12 +50,14 @@ DG_API void dg_conv1d(const float *x, const float *w, const float *b, float *y, 
 }
 
 /* As gather, from the block and the ring: block frame at = (u0+c)*stride + phase - span + j*dilation, the
- * negative ones in the ring at slot pos + span + at, wrapped by one subtraction. */
-static void gather_stream(const float *xg, const float *rg, dg_int pos, float *col, dg_int cin_g, dg_int lin,
-                          dg_int span, dg_int k, dg_int stride, dg_int dilation, dg_int phase, dg_int u0,
-                          dg_int m)
+ * negative ones in the ring at slot pos + at, wrapped by one addition. The ring keeps frames whole
+ * (a slot holds all cin channels, frame stride cin), so a tap from the ring is one contiguous run. */
+static void gather_stream(const float *xg, const float *rg, dg_int pos, float *col, dg_int cin_g, dg_int cin,
+                          dg_int lin, dg_int span, dg_int k, dg_int stride, dg_int dilation, dg_int phase,
+                          dg_int u0, dg_int m)
 {
-    dg_int c, i, j, at, slot;
+    dg_int c, i, j, at;
+    const float *from;
     for (c = 0; c < m; ++c) {
         at = (u0 + c) * stride + phase - span;
         for (j = 0; j < k; ++j, at += dilation, col += cin_g) {
@@ -63,14 +65,26 @@ static void gather_stream(const float *xg, const float *rg, dg_int pos, float *c
                 for (i = 0; i < cin_g; ++i)
                     col[i] = xg[i * lin + at];
             } else {
-                slot = pos + span + at;
-                if (slot >= span)
-                    slot -= span;
+                from = rg + (pos + at < 0 ? pos + at + span : pos + at) * cin;
                 for (i = 0; i < cin_g; ++i)
-                    col[i] = rg[i * span + slot];
+                    col[i] = from[i];
             }
         }
     }
+}
+
+/* One output frame from one input frame (a one-frame step, col NULL), nothing gathered: each tap's cin_g
+ * channels are a run already, the block's frame or a ring slot, multiplied where they are by tap j's weights
+ * (packed tap by tap). k is at most DG_CONV_RUNS (checked at export). */
+static void one_frame(const float *xg, const float *rg, dg_int pos, const float *wg, const float *bg, float *yg,
+                      dg_int cin_g, dg_int cin, dg_int cout_g, dg_int span, dg_int k, dg_int dilation,
+                      dg_int phase, dg_fn fn)
+{
+    const float *runs[DG_CONV_RUNS];
+    dg_int j, at = phase - span;
+    for (j = 0; j < k; ++j, at += dilation)
+        runs[j] = at >= 0 ? xg + at : rg + (pos + at < 0 ? pos + at + span : pos + at) * cin;
+    dg_panel_gemv_runs(wg, bg, runs, k, cin_g, yg, cout_g, fn);
 }
 
 DG_API void dg_conv1d_stream(const float *x, const float *w, const float *b, float *y, float *ring, dg_int *pos,
@@ -83,29 +97,38 @@ DG_API void dg_conv1d_stream(const float *x, const float *w, const float *b, flo
     for (bi = 0; bi < n; ++bi)
         for (g = 0; g < groups; ++g) {
             const float *xg = x + (bi * cin + g * cin_g) * lin;
-            const float *rg = ring ? ring + (bi * cin + g * cin_g) * span : NULL;
+            const float *rg = ring ? ring + bi * span * cin + g * cin_g : NULL;
+            const float *wg = w + g * cout_g * taps, *bg = b ? b + g * cout_g : NULL;
             float *yg = y + (bi * cout + g * cout_g) * lout;
+            if (!col) {
+                one_frame(xg, rg, oldest, wg, bg, yg, cin_g, cin, cout_g, span, k, dilation, phase, fn);
+                continue;
+            }
             for (u = 0; u < lout; u += m) {
                 m = lout - u < tile ? lout - u : tile;
-                gather_stream(xg, rg, oldest, col, cin_g, lin, span, k, stride, dilation, phase, u, m);
-                dg_panel_gemm(w + g * cout_g * taps, b ? b + g * cout_g : NULL, col, taps, yg + u, 1, lout, m,
-                              cout_g, taps, fn);
+                gather_stream(xg, rg, oldest, col, cin_g, cin, lin, span, k, stride, dilation, phase, u, m);
+                dg_panel_gemm(wg, bg, col, taps, yg + u, 1, lout, m, cout_g, taps, fn);
             }
         }
     if (!span)
         return;
-    /* the block's newest frames (at most span of them) overwrite the oldest kept ones, a frame of every channel
-     * at a time; nothing else moves. The next block's oldest frame is at pos + lin wrapped: one subtraction for a
-     * block no longer than the ring (the common one-frame step), one division per call otherwise. */
+    /* the block's newest frames (at most span of them) overwrite the oldest kept ones, a whole frame at a time;
+     * nothing else moves. The next block's oldest frame is at pos + lin wrapped: one subtraction for a block no
+     * longer than the ring (the common one-frame step), one division per call otherwise. */
     next = oldest + lin;
     next = lin > span ? next % span : next >= span ? next - span : next;
     slot = lin > span ? next : oldest;
-    for (t = lin > span ? lin - span : 0; t < lin; ++t) {
-        for (c = 0; c < n * cin; ++c)
-            ring[c * span + slot] = x[c * lin + t];
-        if (++slot == span)
-            slot = 0;
-    }
+    if (lin == 1) /* a frame's channels are contiguous in the block too */
+        for (bi = 0; bi < n; ++bi)
+            memcpy(ring + (bi * span + slot) * cin, x + bi * cin, (size_t)cin * sizeof(float));
+    else
+        for (t = lin > span ? lin - span : 0; t < lin; ++t) {
+            for (bi = 0; bi < n; ++bi)
+                for (c = 0; c < cin; ++c)
+                    ring[(bi * span + slot) * cin + c] = x[(bi * cin + c) * lin + t];
+            if (++slot == span)
+                slot = 0;
+        }
     *pos = next;
 }
 

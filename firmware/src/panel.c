@@ -19,7 +19,7 @@ static inline void store(float *acc, const float *bias, dg_int bs, float *y, dg_
         for (r = 0; r < count; ++r)
             acc[r] += DG_RD(bias + r * bs);
     if (fn.kind != DG_F_NONE) {
-        float v[DG_NR];
+        float v[DG_NR] = {0.0f}; /* all of it: GCC cannot tell that apply reads only count of them */
         for (r = 0; r < count; ++r)
             v[r] = acc[r];
         apply(fn, v, count);
@@ -93,6 +93,18 @@ static void panel_1(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_i
 
 #endif
 
+#if defined(DG_PORT_PANEL_2)
+#define panel_2 dg_port_panel_2
+#else
+/* Two panels (2 * DG_NR rows, the second at w + DG_NR*k) against one column. A port whose vectors need each x
+ * value broadcast shares it between the panels; here it is the two products. */
+static inline void panel_2(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int k, float acc[2][DG_NR])
+{
+    panel_1(w, x, k, acc[0]);
+    panel_1(w + DG_NR * k, x, k, acc[1]);
+}
+#endif
+
 /* One unpacked row against one column, two chains. */
 static inline float row_dot(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int k)
 {
@@ -107,38 +119,77 @@ static inline float row_dot(const float *DG_RESTRICT w, const float *DG_RESTRICT
     return even + odd;
 }
 
-/* The product for columns that fit X_BLOCK. */
+/* One column against all of W, y(j) at y[j*ys]. The column's values lie in `parts` runs of len floats (an
+ * ordinary column is one run), W_s (packed, n x len) at w + s*n*len; each panel's sums stay in registers across
+ * the runs. Panels go two at a time while there are two. */
+static void column(const float *w, const float *bias, const float *const *runs, dg_int parts, dg_int len,
+                   float *y, dg_int ys, dg_int n, dg_fn fn)
+{
+    float acc[2][DG_NR], part[2][DG_NR];
+    dg_int j, s, r, i, two, step = n * len;
+    for (j = 0; j + DG_NR <= n; j += (two + 1) * DG_NR) {
+        two = j + 2 * DG_NR <= n;
+        for (s = 0; s < parts; ++s) {
+            const float *ws = w + s * step + j * len;
+            if (two)
+                panel_2(ws, runs[s], len, s ? part : acc);
+            else
+                panel_1(ws, runs[s], len, s ? part[0] : acc[0]);
+            if (s)
+                for (i = 0; i <= two; ++i)
+                    for (r = 0; r < DG_NR; ++r)
+                        acc[i][r] += part[i][r];
+        }
+        for (i = 0; i <= two; ++i)
+            store(acc[i], bias ? bias + j + i * DG_NR : NULL, 1, y + (j + i * DG_NR) * ys, ys, DG_NR, fn);
+    }
+    if (j == n)
+        return;
+    /* the rows after the last full panel, unpacked: a dot product each, summed over the runs */
+    for (i = 0; i < n - j; ++i) {
+        float sum = 0.0f;
+        for (s = 0; s < parts; ++s)
+            sum += row_dot(w + s * step + (j + i) * len, runs[s], len);
+        part[0][i] = sum;
+    }
+    store(part[0], bias ? bias + j : NULL, 1, y + j * ys, ys, n - j, fn);
+}
+
+/* The product for columns that fit X_BLOCK: DG_MR columns at a time against each panel, then the columns left
+ * (all of them when there are fewer than DG_MR, as in a streamed step) one at a time. */
 static void product(const float *w, const float *bias, const float *x, dg_int xs, float *y, dg_int ycs,
                     dg_int yjs, dg_int m, dg_int n, dg_int k, dg_fn fn)
 {
     float acc[DG_MR][DG_NR];
-    dg_int j, c, i, count;
-    for (j = 0; j + DG_NR <= n; j += DG_NR, w += DG_NR * k) {
-        const float *bj = bias ? bias + j : NULL;
-        for (c = 0; c + DG_MR <= m; c += DG_MR) {
+    /* m / DG_MR rather than m % DG_MR: GCC's range analysis folds it to 0 for a tile known to be narrower than
+     * DG_MR, so the unreachable DG_MR pass is not compiled (and not warned about as reading past the tile) */
+    dg_int blocked = m / DG_MR * DG_MR, j, c, i, count;
+    const float *xc;
+    for (c = blocked; c < m; ++c) {
+        xc = x + c * xs;
+        column(w, bias, &xc, 1, k, y + c * ycs, yjs, n, fn);
+    }
+    if (!blocked)
+        return;
+    for (j = 0; j + DG_NR <= n; j += DG_NR, w += DG_NR * k)
+        for (c = 0; c < blocked; c += DG_MR) {
             panel_mr(w, x + c * xs, xs, k, acc);
             for (i = 0; i < DG_MR; ++i)
-                store(acc[i], bj, 1, y + (c + i) * ycs + j * yjs, yjs, DG_NR, fn);
+                store(acc[i], bias ? bias + j : NULL, 1, y + (c + i) * ycs + j * yjs, yjs, DG_NR, fn);
         }
-        for (; c < m; ++c) {
-            panel_1(w, x + c * xs, k, acc[0]);
-            store(acc[0], bj, 1, y + c * ycs + j * yjs, yjs, DG_NR, fn);
-        }
-    }
     /* The rows after the last full panel, unpacked: one dot product per row and column. Their sums go through
      * store along the rows (fewer than DG_NR) or, when there are more columns, DG_NR columns at a time, so bias
-     * and fn run over several sums at once: a one-frame step's last outputs together, a one-output layer over
-     * many frames once per DG_NR frames. */
-    if (n - j >= m)
-        for (c = 0; c < m; ++c) {
+     * and fn run over several sums at once: a one-output layer over many frames once per DG_NR frames. */
+    if (n - j >= blocked)
+        for (c = 0; c < blocked; ++c) {
             for (i = 0; i < n - j; ++i)
                 acc[0][i] = row_dot(w + i * k, x + c * xs, k);
             store(acc[0], bias ? bias + j : NULL, 1, y + c * ycs + j * yjs, yjs, n - j, fn);
         }
     else
         for (; j < n; ++j, w += k)
-            for (c = 0; c < m; c += count) {
-                count = m - c < DG_NR ? m - c : DG_NR;
+            for (c = 0; c < blocked; c += count) {
+                count = blocked - c < DG_NR ? blocked - c : DG_NR;
                 for (i = 0; i < count; ++i)
                     acc[0][i] = row_dot(w, x + (c + i) * xs, k);
                 store(acc[0], bias ? bias + j : NULL, 0, y + c * ycs + j * yjs, ycs, count, fn);
@@ -157,4 +208,10 @@ DG_API void dg_panel_gemm(const float *w, const float *bias, const float *x, dg_
     }
     for (c = 0; c < m; c += block)
         product(w, bias, x + c * xs, xs, y + c * ycs, ycs, yjs, m - c < block ? m - c : block, n, k, fn);
+}
+
+DG_API void dg_panel_gemv_runs(const float *w, const float *bias, const float *const *runs, dg_int parts,
+                        dg_int len, float *y, dg_int n, dg_fn fn)
+{
+    column(w, bias, runs, parts, len, y, 1, n, fn);
 }

@@ -25,10 +25,14 @@ DG_API void dg_conv_transpose1d(const float *x, const float *w, const float *b, 
                          dg_int n, dg_int cin, dg_int lin, dg_int cout, dg_int lout, dg_int k, dg_int stride,
                          dg_int dilation, dg_int pad, dg_int groups, dg_int tile, dg_fn fn);
 
-/* Conv streamed one block at a time. x: (n, cin, lin) this step's frames; ring: (n, cin, (k-1)*dilation) the
- * frames before them, slot (*pos + i) % span holding the i-th oldest (NULL when k is 1); output frame u reads
- * block frame u*stride + phase - (k-1)*dilation + j*dilation, the negative ones from the ring. The ring is
- * read in place and only the newest frames are written into it: no shifting copies. col as dg_conv1d's. */
+/* Conv streamed one block at a time. x: (n, cin, lin) this step's frames; ring: (n, (k-1)*dilation, cin) the
+ * frames before them, whole frames, slot (*pos + i) % span holding the i-th oldest (NULL when k is 1); output
+ * frame u reads block frame u*stride + phase - (k-1)*dilation + j*dilation, the negative ones from the ring. The
+ * ring is read in place and only the newest frames are written into it: no shifting copies. col as dg_conv1d's,
+ * or NULL for a one-frame step (lin and lout 1): then nothing is gathered, each tap's channels are multiplied
+ * where they are kept, and w is packed tap by tap instead (per group, per tap j: the cout/groups x cin/groups
+ * matrix of tap j, packed for dg_panel_gemm); export takes that path only for k up to DG_CONV_RUNS. */
+#define DG_CONV_RUNS 16
 DG_API void dg_conv1d_stream(const float *x, const float *w, const float *b, float *y, float *ring, dg_int *pos,
                       float *col, dg_int n, dg_int cin, dg_int lin, dg_int cout, dg_int lout, dg_int k,
                       dg_int stride, dg_int dilation, dg_int phase, dg_int groups, dg_int tile, dg_fn fn);

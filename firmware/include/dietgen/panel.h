@@ -35,4 +35,11 @@
 DG_API void dg_panel_gemm(const float *w, const float *bias, const float *x, dg_int xs, float *y, dg_int ycs,
                    dg_int yjs, dg_int m, dg_int n, dg_int k, dg_fn fn);
 
+/* One column whose values are not in one place but in `parts` runs of len floats, run s at runs[s] (a streamed
+ * convolution's taps, each multiplied where it is kept): y[j] = bias[j] + sum_s sum_p W_s[j][p] runs[s][p], then
+ * fn, for rows j < n. W_s (n x len) are packed as above, one after the other (W_s at w + s*n*len). Each panel's
+ * sums stay in registers across the runs. */
+DG_API void dg_panel_gemv_runs(const float *w, const float *bias, const float *const *runs, dg_int parts,
+                        dg_int len, float *y, dg_int n, dg_fn fn);
+
 #endif

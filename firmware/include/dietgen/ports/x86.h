@@ -18,7 +18,9 @@
  *   speed. The last k % 4 taps go through the AVX2 loop.
  * - One column (the one-frame streaming step), both builds: 4 taps per iteration into 4 accumulators, each FMA
  *   taking its weight row straight from memory: two instructions (a broadcast, an FMA) per 8 MACs. A broadcast
- *   and a weight load per FMA bound it at one FMA per cycle, which 4 chains already cover.
+ *   and a weight load per FMA bound it at one FMA per cycle, which 4 chains already cover. Two panels at once
+ *   (dg_port_panel_2, panel.c takes them in pairs) share each broadcast: 1.5 instructions per 8 MACs; that took
+ *   the one-sample steps of gru24 from 3,501 to 3,042 instructions and conv16 from 6,900 to 6,497.
  * FMA rounds once per multiply-add (as DG_FMA does in the portable C with FMA enabled); only the summation
  * order differs from the portable C.
  * Measured on this machine's Xeon (AVX-512, shared by other jobs, so wall-clock figures vary by 2x between runs:
@@ -29,8 +31,8 @@
  * Wall clock, generated C at -O3 -march=native, medians of 7 run side by side, FMA peak measured in the same run
  * (71 G MAC/s): dense512 AVX-512 2.8 ms, 33 % of the peak; AVX2 3.9 ms, 24 % (portable C 8.2-21 ms, 4-12 %). The
  * panel product alone at that shape (best of 15): AVX-512 48-55 G MAC/s, AVX2 31-36, portable C 3-5. conv128
- * gains less (13 % of the peak against 10 %): its tiles are 2 frames (dietgen/ops/conv.py), so every pass is
- * one column, and its gather (conv.c) moves each input 3 times. */
+ * reached 13 % of the peak with 2-frame tiles, every pass one column; with the 32-frame tiles wide layers take
+ * now (dietgen/ops/conv.py) 35-41 %, its gather (conv.c) still moving each input 3 times. */
 #ifndef DG_PORT_X86_H
 #define DG_PORT_X86_H
 #include <immintrin.h>
@@ -135,6 +137,39 @@ static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *DG_R
     for (; p < k; ++p, w += DG_NR)
         a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w), _mm256_broadcast_ss(x + p), a0);
     _mm256_storeu_ps(acc, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+}
+
+/* Two panels (the second at w + DG_NR*k) against one column: each x value is broadcast once for both. 4 taps
+ * per iteration into 4 sums (two per panel): 4 broadcasts and 8 FMAs per 64 MACs, where two panel_1 calls take
+ * 8 broadcasts. */
+#define DG_PORT_PANEL_2
+static inline void dg_port_panel_2(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int k,
+                                   float acc[2][DG_NR])
+{
+    const float *v = w + DG_NR * k;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0, x0, x1;
+    dg_int p;
+    for (p = 0; p + 4 <= k; p += 4, w += 4 * DG_NR, v += 4 * DG_NR) {
+        x0 = _mm256_broadcast_ss(x + p);
+        x1 = _mm256_broadcast_ss(x + p + 1);
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w), x0, a0);
+        b0 = _mm256_fmadd_ps(_mm256_loadu_ps(v), x0, b0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + DG_NR), x1, a1);
+        b1 = _mm256_fmadd_ps(_mm256_loadu_ps(v + DG_NR), x1, b1);
+        x0 = _mm256_broadcast_ss(x + p + 2);
+        x1 = _mm256_broadcast_ss(x + p + 3);
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 2 * DG_NR), x0, a0);
+        b0 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 2 * DG_NR), x0, b0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 3 * DG_NR), x1, a1);
+        b1 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 3 * DG_NR), x1, b1);
+    }
+    for (; p < k; ++p, w += DG_NR, v += DG_NR) {
+        x0 = _mm256_broadcast_ss(x + p);
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w), x0, a0);
+        b0 = _mm256_fmadd_ps(_mm256_loadu_ps(v), x0, b0);
+    }
+    _mm256_storeu_ps(acc[0], _mm256_add_ps(a0, a1));
+    _mm256_storeu_ps(acc[1], _mm256_add_ps(b0, b1));
 }
 
 #undef DG_X86_TAP
