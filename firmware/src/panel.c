@@ -122,11 +122,11 @@ static inline float row_dot(const float *DG_RESTRICT w, const float *DG_RESTRICT
 /* One column against all of W, y(j) at y[j*ys]. The column's values lie in `parts` runs of len floats (an
  * ordinary column is one run), W_s (packed, n x len) at w + s*n*len; each panel's sums stay in registers across
  * the runs. Panels go two at a time while there are two. */
-static void column(const float *w, const float *bias, const float *const *runs, dg_int parts, dg_int len,
+static DG_INLINE void column(const float *w, const float *bias, const float *const *runs, dg_int parts, dg_int len,
                    float *y, dg_int ys, dg_int n, dg_fn fn)
 {
     float acc[2][DG_NR], part[2][DG_NR];
-    dg_int j, s, r, i, two, step = n * len;
+    dg_int j, s, r, i, two, step = n * len, rest = n % DG_NR;
     for (j = 0; j + DG_NR <= n; j += (two + 1) * DG_NR) {
         two = j + 2 * DG_NR <= n;
         for (s = 0; s < parts; ++s) {
@@ -143,27 +143,28 @@ static void column(const float *w, const float *bias, const float *const *runs, 
         for (i = 0; i <= two; ++i)
             store(acc[i], bias ? bias + j + i * DG_NR : NULL, 1, y + (j + i * DG_NR) * ys, ys, DG_NR, fn);
     }
-    if (j == n)
+    /* the rows after the last full panel (j = n - rest), unpacked: a dot product each, summed over the runs;
+     * counted as n % DG_NR, which GCC knows is below DG_NR when the sizes are inlined */
+    if (!rest)
         return;
-    /* the rows after the last full panel, unpacked: a dot product each, summed over the runs */
-    for (i = 0; i < n - j; ++i) {
+    for (i = 0; i < rest; ++i) {
         float sum = 0.0f;
         for (s = 0; s < parts; ++s)
             sum += row_dot(w + s * step + (j + i) * len, runs[s], len);
         part[0][i] = sum;
     }
-    store(part[0], bias ? bias + j : NULL, 1, y + j * ys, ys, n - j, fn);
+    store(part[0], bias ? bias + j : NULL, 1, y + j * ys, ys, rest, fn);
 }
 
 /* The product for columns that fit X_BLOCK: DG_MR columns at a time against each panel, then the columns left
  * (all of them when there are fewer than DG_MR, as in a streamed step) one at a time. */
-static void product(const float *w, const float *bias, const float *x, dg_int xs, float *y, dg_int ycs,
+static DG_INLINE void product(const float *w, const float *bias, const float *x, dg_int xs, float *y, dg_int ycs,
                     dg_int yjs, dg_int m, dg_int n, dg_int k, dg_fn fn)
 {
     float acc[DG_MR][DG_NR];
     /* m / DG_MR rather than m % DG_MR: GCC's range analysis folds it to 0 for a tile known to be narrower than
      * DG_MR, so the unreachable DG_MR pass is not compiled (and not warned about as reading past the tile) */
-    dg_int blocked = m / DG_MR * DG_MR, j, c, i, count;
+    dg_int blocked = m / DG_MR * DG_MR, rest = n % DG_NR, j, c, i, count;
     const float *xc;
     for (c = blocked; c < m; ++c) {
         xc = x + c * xs;
@@ -180,11 +181,11 @@ static void product(const float *w, const float *bias, const float *x, dg_int xs
     /* The rows after the last full panel, unpacked: one dot product per row and column. Their sums go through
      * store along the rows (fewer than DG_NR) or, when there are more columns, DG_NR columns at a time, so bias
      * and fn run over several sums at once: a one-output layer over many frames once per DG_NR frames. */
-    if (n - j >= blocked)
+    if (rest >= blocked)
         for (c = 0; c < blocked; ++c) {
-            for (i = 0; i < n - j; ++i)
+            for (i = 0; i < rest; ++i)
                 acc[0][i] = row_dot(w + i * k, x + c * xs, k);
-            store(acc[0], bias ? bias + j : NULL, 1, y + c * ycs + j * yjs, yjs, n - j, fn);
+            store(acc[0], bias ? bias + j : NULL, 1, y + c * ycs + j * yjs, yjs, rest, fn);
         }
     else
         for (; j < n; ++j, w += k)
