@@ -122,8 +122,8 @@ static inline float row_dot(const float *DG_RESTRICT w, const float *DG_RESTRICT
 /* One column against all of W, y(j) at y[j*ys]. The column's values lie in `parts` runs of len floats (an
  * ordinary column is one run), W_s (packed, n x len) at w + s*n*len; each panel's sums stay in registers across
  * the runs. Panels go two at a time while there are two. */
-static DG_INLINE void column(const float *w, const float *bias, const float *const *runs, dg_int parts, dg_int len,
-                   float *y, dg_int ys, dg_int n, dg_fn fn)
+static DG_INLINE void column_inline(const float *w, const float *bias, const float *const *runs, dg_int parts,
+                                    dg_int len, float *y, dg_int ys, dg_int n, dg_fn fn)
 {
     float acc[2][DG_NR], part[2][DG_NR];
     dg_int j, s, r, i, two, step = n * len, rest = n % DG_NR;
@@ -156,9 +156,16 @@ static DG_INLINE void column(const float *w, const float *bias, const float *con
     store(part[0], bias ? bias + j : NULL, 1, y + j * ys, ys, rest, fn);
 }
 
+/* column for the product's columns, out of line or not as the compiler sees fit. */
+static void column(const float *w, const float *bias, const float *const *runs, dg_int parts, dg_int len,
+                   float *y, dg_int ys, dg_int n, dg_fn fn)
+{
+    column_inline(w, bias, runs, parts, len, y, ys, n, fn);
+}
+
 /* The product for columns that fit X_BLOCK: DG_MR columns at a time against each panel, then the columns left
  * (all of them when there are fewer than DG_MR, as in a streamed step) one at a time. */
-static DG_INLINE void product(const float *w, const float *bias, const float *x, dg_int xs, float *y, dg_int ycs,
+static void product(const float *w, const float *bias, const float *x, dg_int xs, float *y, dg_int ycs,
                     dg_int yjs, dg_int m, dg_int n, dg_int k, dg_fn fn)
 {
     float acc[DG_MR][DG_NR];
@@ -214,5 +221,5 @@ DG_API void dg_panel_gemm(const float *w, const float *bias, const float *x, dg_
 DG_API void dg_panel_gemv_runs(const float *w, const float *bias, const float *const *runs, dg_int parts,
                         dg_int len, float *y, dg_int n, dg_fn fn)
 {
-    column(w, bias, runs, parts, len, y, 1, n, fn);
+    column_inline(w, bias, runs, parts, len, y, 1, n, fn);
 }

@@ -72,12 +72,12 @@ static inline float dg_erff(float x)
 #define DG_API
 #endif
 
-/* For a helper whose arguments are what a caller specialises on (a panel product's sizes), where there are
- * vector units (hosts, Raspberry Pis): inlined wherever it is called, so that the sizes reach its loops as
- * constants. GCC's -O3 otherwise keeps such a helper out of line, in one clone for all callers: x86 one-sample
- * steps of conv16, gru24 and lstm20 took 6,497, 3,042 and 1,361 instructions that way against 5,404, 2,658 and
- * 1,369. On microcontrollers flash is a budget and the Cortex-M4F gained nothing overall (WaveNet -7 %, SING
- * +5 %), so there the compiler decides. */
+/* For a helper whose arguments are what a caller specialises on, where there are vector units (hosts, Raspberry
+ * Pis): inlined wherever it is called, so that the sizes reach its loops as constants. GCC's -O3 otherwise keeps
+ * it out of line in one clone for all callers: the one-frame conv step of conv16 (ten dg_panel_gemv_runs calls)
+ * took 6,497 x86 instructions that way against 5,404. Used sparingly: forcing the whole panel product inline
+ * everywhere halved the one-sample GRU and conv steps' gap to RTNeural but doubled the demo's step (420 k -> 805 k
+ * instructions), and on microcontrollers flash is a budget, so there the compiler decides. */
 #if defined(__GNUC__) && (defined(__AVX__) || defined(__ARM_NEON) || defined(__ARM_NEON__) || defined(__SSE2__))
 #define DG_INLINE inline __attribute__((always_inline))
 #else
