@@ -49,9 +49,16 @@ DG_API void dg_conv1d(const float *x, const float *w, const float *b, float *y, 
         }
 }
 
+/* The ring's frame `at` frames before the block (-span <= at < 0): slot pos + at, wrapped by one addition. The
+ * ring keeps frames whole (a slot holds all cin channels, frame stride cin), so a tap from it is one contiguous
+ * run of the group's channels (rg: the ring at the group's first channel). */
+static const float *ring_frame(const float *rg, dg_int pos, dg_int at, dg_int span, dg_int cin)
+{
+    return rg + (pos + at < 0 ? pos + at + span : pos + at) * cin;
+}
+
 /* As gather, from the block and the ring: block frame at = (u0+c)*stride + phase - span + j*dilation, the
- * negative ones in the ring at slot pos + at, wrapped by one addition. The ring keeps frames whole
- * (a slot holds all cin channels, frame stride cin), so a tap from the ring is one contiguous run. */
+ * negative ones from the ring. */
 static void gather_stream(const float *xg, const float *rg, dg_int pos, float *col, dg_int cin_g, dg_int cin,
                           dg_int lin, dg_int span, dg_int k, dg_int stride, dg_int dilation, dg_int phase,
                           dg_int u0, dg_int m)
@@ -65,7 +72,7 @@ static void gather_stream(const float *xg, const float *rg, dg_int pos, float *c
                 for (i = 0; i < cin_g; ++i)
                     col[i] = xg[i * lin + at];
             } else {
-                from = rg + (pos + at < 0 ? pos + at + span : pos + at) * cin;
+                from = ring_frame(rg, pos, at, span, cin);
                 for (i = 0; i < cin_g; ++i)
                     col[i] = from[i];
             }
@@ -83,7 +90,7 @@ static void one_frame(const float *xg, const float *rg, dg_int pos, const float 
     const float *runs[DG_CONV_RUNS];
     dg_int j, at = phase - span;
     for (j = 0; j < k; ++j, at += dilation)
-        runs[j] = at >= 0 ? xg + at : rg + (pos + at < 0 ? pos + at + span : pos + at) * cin;
+        runs[j] = at >= 0 ? xg + at : ring_frame(rg, pos, at, span, cin);
     dg_panel_gemv_runs(wg, bg, runs, k, cin_g, yg, cout_g, fn);
 }
 
