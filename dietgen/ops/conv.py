@@ -414,21 +414,26 @@ class _ConvStep(OpSpec):
                     graph.tensors[node.outputs[0]].nbytes, t.moved(frames, n * a["groups"]),
                     products=t.products(frames, n * a["groups"]), **unpacked(macs, rows, frames * n * a["groups"]))
 
+    def one_frame_in_place(self, node, graph) -> bool:
+        """dg_conv1d_stream's one-frame step: each tap multiplied where it is kept (weights packed tap by tap)."""
+        _, _, lin, _, lout = self.dims(node, graph)
+        return self.op_type == "ConvStream" and lin == 1 and lout == 1 and node.attrs["k"] <= IN_PLACE_TAPS
+
     def tiling(self, node, graph) -> Tiling:
         n, cin, lin, cout, lout = self.dims(node, graph)
         a = node.attrs
         transposed = self.op_type == "ConvTransposeStream"
+        in_place = (transposed and lin == 1) or self.one_frame_in_place(node, graph)
         return tiling(transposed, lin if transposed else lout, cin // a["groups"], cout // a["groups"], a["k"],
-                      lin == 1 and (transposed or (lout == 1 and a["k"] <= IN_PLACE_TAPS)), n * (cin * lin + cout * lout))
+                      in_place, n * (cin * lin + cout * lout))
 
     def scratch(self, node, graph):
         return self.tiling(node, graph).scratch()
 
     def args(self, node, graph, ctx) -> tuple[str, ...]:
         """x, the packed weight, bias, y, then the state tensors (NULL where absent)."""
-        in_place = self.op_type == "ConvStream" and not self.tiling(node, graph).col   # dg_conv1d_stream's one frame
         w = packed_weight(ctx, self.op_type == "ConvTransposeStream", node.inputs[1], node.attrs["groups"],
-                          by_tap=in_place)
+                          by_tap=self.one_frame_in_place(node, graph))
         bias = ctx.ptr(node.inputs[2]) if node.input(2) else "NULL"
         states = (ctx.ptr(name) if name else "NULL" for name in node.inputs[3:])
         return (ctx.ptr(node.inputs[0]), w, bias, ctx.ptr(node.outputs[0]), *states)
