@@ -311,7 +311,7 @@ def per_mac_growth(suite: Suite, run, n: int, m: int, k0: int = 17, k1: int = 64
     return (counts[1] - counts[0]) / (n * (k1 - k0) * m)
 
 
-# With USE_PORT, calls both port functions, so that their code (inline assembly included) is generated and
+# With USE_PORT, calls the port's functions, so that their code (inline assembly included) is generated and
 # assembled.
 PROBE = """#include "dietgen/panel.h"
 #if defined(DG_PORT_PANEL) != EXPECT_PORT
@@ -322,7 +322,10 @@ void dg_probe(const float *w, const float *x, float *acc1, float (*acc)[DG_NR]);
 void dg_probe(const float *w, const float *x, float *acc1, float (*acc)[DG_NR])
 {
     dg_port_panel_mr(w, x, 7, 7, acc);
-    dg_port_panel_1(w, x, 7, acc1);
+    dg_port_panel_1(w, &x, 1, 7, 0, acc1);
+#if defined(DG_PORT_PANEL_2)
+    dg_port_panel_2(w, &x, 1, 7, 0, acc);
+#endif
 }
 #endif
 """

@@ -69,24 +69,30 @@ static void panel_mr(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_
             acc[c][r] = sum[c][r];
 }
 
-/* One column against one panel: even and odd taps sum apart, two chains instead of one. */
-static void panel_1(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int k, float acc[DG_NR])
+/* One column in `parts` runs of k floats against one panel, W_s at w + s*step: even and odd taps sum apart, two
+ * chains instead of one, across all the runs. */
+static void panel_1(const float *DG_RESTRICT w, const float *const *runs, dg_int parts, dg_int k, dg_int step,
+                    float acc[DG_NR])
 {
     float odd[DG_NR];
-    dg_int p, r;
+    dg_int p, r, s;
     for (r = 0; r < DG_NR; ++r)
         acc[r] = odd[r] = 0.0f;
-    for (p = 0; p + 1 < k; p += 2, w += 2 * DG_NR) {
-        float x0 = x[p], x1 = x[p + 1];
-        DG_UNROLL
-        for (r = 0; r < DG_NR; ++r) {
-            acc[r] = DG_FMA(DG_RD(w + r), x0, acc[r]);
-            odd[r] = DG_FMA(DG_RD(w + DG_NR + r), x1, odd[r]);
+    DG_ROLLED
+    for (s = 0; s < parts; ++s) {
+        const float *DG_RESTRICT x = runs[s], *DG_RESTRICT ws = w + s * step;
+        for (p = 0; p + 1 < k; p += 2, ws += 2 * DG_NR) {
+            float x0 = x[p], x1 = x[p + 1];
+            DG_UNROLL
+            for (r = 0; r < DG_NR; ++r) {
+                acc[r] = DG_FMA(DG_RD(ws + r), x0, acc[r]);
+                odd[r] = DG_FMA(DG_RD(ws + DG_NR + r), x1, odd[r]);
+            }
         }
+        if (p < k)
+            for (r = 0; r < DG_NR; ++r)
+                acc[r] = DG_FMA(DG_RD(ws + r), x[p], acc[r]);
     }
-    if (p < k)
-        for (r = 0; r < DG_NR; ++r)
-            acc[r] = DG_FMA(DG_RD(w + r), x[p], acc[r]);
     for (r = 0; r < DG_NR; ++r)
         acc[r] += odd[r];
 }
@@ -96,12 +102,14 @@ static void panel_1(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_i
 #if defined(DG_PORT_PANEL_2)
 #define panel_2 dg_port_panel_2
 #else
-/* Two panels (2 * DG_NR rows, the second at w + DG_NR*k) against one column. A port whose vectors need each x
- * value broadcast shares it between the panels; here it is the two products. */
-static inline void panel_2(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int k, float acc[2][DG_NR])
+/* Two panels (2 * DG_NR rows, the second DG_NR*k floats after the first in each run's weights) against one
+ * column. A port whose vectors need each x value broadcast shares it between the panels; here it is the two
+ * products. */
+static inline void panel_2(const float *DG_RESTRICT w, const float *const *runs, dg_int parts, dg_int k,
+                           dg_int step, float acc[2][DG_NR])
 {
-    panel_1(w, x, k, acc[0]);
-    panel_1(w + DG_NR * k, x, k, acc[1]);
+    panel_1(w, runs, parts, k, step, acc[0]);
+    panel_1(w + DG_NR * k, runs, parts, k, step, acc[1]);
 }
 #endif
 
@@ -125,21 +133,14 @@ static inline float row_dot(const float *DG_RESTRICT w, const float *DG_RESTRICT
 static DG_INLINE void column_inline(const float *w, const float *bias, const float *const *runs, dg_int parts,
                                     dg_int len, float *y, dg_int ys, dg_int n, dg_fn fn)
 {
-    float acc[2][DG_NR], part[2][DG_NR];
-    dg_int j, s, r, i, two, step = n * len, rest = n % DG_NR;
+    float acc[2][DG_NR];
+    dg_int j, s, i, two, step = n * len, rest = n % DG_NR;
     for (j = 0; j + DG_NR <= n; j += (two + 1) * DG_NR) {
         two = j + 2 * DG_NR <= n;
-        for (s = 0; s < parts; ++s) {
-            const float *ws = w + s * step + j * len;
-            if (two)
-                panel_2(ws, runs[s], len, s ? part : acc);
-            else
-                panel_1(ws, runs[s], len, s ? part[0] : acc[0]);
-            if (s)
-                for (i = 0; i <= two; ++i)
-                    for (r = 0; r < DG_NR; ++r)
-                        acc[i][r] += part[i][r];
-        }
+        if (two)
+            panel_2(w + j * len, runs, parts, len, step, acc);
+        else
+            panel_1(w + j * len, runs, parts, len, step, acc[0]);
         for (i = 0; i <= two; ++i)
             store(acc[i], bias ? bias + j + i * DG_NR : NULL, 1, y + (j + i * DG_NR) * ys, ys, DG_NR, fn);
     }
@@ -151,9 +152,9 @@ static DG_INLINE void column_inline(const float *w, const float *bias, const flo
         float sum = 0.0f;
         for (s = 0; s < parts; ++s)
             sum += row_dot(w + s * step + (j + i) * len, runs[s], len);
-        part[0][i] = sum;
+        acc[0][i] = sum;
     }
-    store(part[0], bias ? bias + j : NULL, 1, y + j * ys, ys, rest, fn);
+    store(acc[0], bias ? bias + j : NULL, 1, y + j * ys, ys, rest, fn);
 }
 
 /* column for the product's columns, out of line or not as the compiler sees fit. */

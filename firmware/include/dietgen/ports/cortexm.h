@@ -7,7 +7,8 @@
  * taps, so branch and counter cost 2 instructions per 4 taps.
  * - One column (the one-frame streaming step): sums s0-s7, weight rows alternately in s8-s15 and s16-s23 (the
  *   next row loads while the previous one is multiplied), 4 x values in s24-s27. 39 instructions per 4 taps
- *   (32 MACs): 1.22 per MAC.
+ *   (32 MACs): 1.22 per MAC. A column in several runs (a streamed convolution's taps) keeps its sums in s0-s7
+ *   from the first run to the last. Two panels at once (dg_port_panel_2) share each x value: sums s0-s15.
  * - DG_MR = 2 columns: sums s0-s7 and s8-s15, the weight row in s16-s23, 4 taps of each column in s24-s27 and
  *   s28-s31, all 32 registers. 72 instructions per 4 taps (64 MACs): 1.13 per MAC.
  * Each sum gets one VFMA in 8 (or 16), so the FMA latency never holds up the next one. VFMA rounds once (as
@@ -77,14 +78,23 @@ static inline void dg_port_panel_mr(const float *DG_RESTRICT w, const float *DG_
           "s31", "cc", "memory");
 }
 
-static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int k,
-                                   float acc[DG_NR])
+/* Sums s0-s7 (and s8-s15) to zero, with the scratch register t. */
+#define DG_CM_ZERO8(a, b, c, d) "vmov s" #a ", s" #b ", %[t], %[t]\n\t" "vmov s" #c ", s" #d ", %[t], %[t]\n\t"
+
+/* One column in `parts` runs (panel.h), the loop over the runs inside the assembly, so the sums stay in
+ * s0-s7 from the first run to the last: after a run the weights pointer has moved on by its DG_NR*k floats and
+ * skips the rest of that run's step to the next run's panel. */
+static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *const *runs, dg_int parts, dg_int k,
+                                   dg_int step, float acc[DG_NR])
 {
-    dg_int quads = k >> 2, rest = k & 3;
+    const float *x;
+    dg_int q, r, t, skip = step - DG_NR * k;
     __asm__ __volatile__(
-        "vmov s0, s1, %[z], %[z]\n\t" "vmov s2, s3, %[z], %[z]\n\t"
-        "vmov s4, s5, %[z], %[z]\n\t" "vmov s6, s7, %[z], %[z]\n\t"
-        "cmp %[q], #0\n\t"
+        "movs %[t], #0\n\t"
+        DG_CM_ZERO8(0, 1, 2, 3) DG_CM_ZERO8(4, 5, 6, 7)
+        "0:\n\t"
+        "ldr %[x], [%[runs]], #4\n\t"
+        "lsrs %[q], %[k], #2\n\t"
         "beq 2f\n"
         "1:\n\t"
         "vldmia %[x]!, {s24-s27}\n\t"
@@ -95,7 +105,7 @@ static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *DG_R
         "subs %[q], %[q], #1\n\t"
         "bne 1b\n"
         "2:\n\t"
-        "cmp %[r], #0\n\t"
+        "ands %[r], %[k], #3\n\t"
         "beq 4f\n"
         "3:\n\t"
         "vldmia %[x]!, {s24}\n\t"
@@ -103,13 +113,63 @@ static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *DG_R
         "subs %[r], %[r], #1\n\t"
         "bne 3b\n"
         "4:\n\t"
+        "add %[w], %[w], %[skip], lsl #2\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 0b\n\t"
         "vstmia %[acc], {s0-s7}"
-        : [w] "+r"(w), [x] "+r"(x), [q] "+r"(quads), [r] "+r"(rest)
-        : [z] "r"(0), [acc] "r"(acc)
+        : [w] "+r"(w), [runs] "+r"(runs), [n] "+r"(parts), [x] "=&r"(x), [q] "=&r"(q), [r] "=&r"(r),
+          [t] "=&r"(t)
+        : [k] "r"(k), [skip] "r"(skip), [acc] "r"(acc)
         : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
           "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
 }
 
+/* Two panels against one column in runs: sums s0-s15, each x value (4 at a time in s24-s27) used for a row of
+ * each panel, the rows loaded in turn into s16-s23. 75 instructions per 4 taps (64 MACs) where two panel_1
+ * passes take 78, and one call's set-up and stores instead of two. */
+#define DG_PORT_PANEL_2
+static inline void dg_port_panel_2(const float *DG_RESTRICT w, const float *const *runs, dg_int parts, dg_int k,
+                                   dg_int step, float acc[2][DG_NR])
+{
+    const float *x, *v = w + DG_NR * k;
+    dg_int q, r, t, skip = step - DG_NR * k;
+    __asm__ __volatile__(
+        "movs %[t], #0\n\t"
+        DG_CM_ZERO8(0, 1, 2, 3) DG_CM_ZERO8(4, 5, 6, 7) DG_CM_ZERO8(8, 9, 10, 11) DG_CM_ZERO8(12, 13, 14, 15)
+        "0:\n\t"
+        "ldr %[x], [%[runs]], #4\n\t"
+        "lsrs %[q], %[k], #2\n\t"
+        "beq 2f\n"
+        "1:\n\t"
+        "vldmia %[x]!, {s24-s27}\n\t"
+        "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(24) "vldmia %[v]!, {s16-s23}\n\t" DG_CM_ROW_8_16(24)
+        "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(25) "vldmia %[v]!, {s16-s23}\n\t" DG_CM_ROW_8_16(25)
+        "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(26) "vldmia %[v]!, {s16-s23}\n\t" DG_CM_ROW_8_16(26)
+        "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(27) "vldmia %[v]!, {s16-s23}\n\t" DG_CM_ROW_8_16(27)
+        "subs %[q], %[q], #1\n\t"
+        "bne 1b\n"
+        "2:\n\t"
+        "ands %[r], %[k], #3\n\t"
+        "beq 4f\n"
+        "3:\n\t"
+        "vldmia %[x]!, {s24}\n\t"
+        "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(24) "vldmia %[v]!, {s16-s23}\n\t" DG_CM_ROW_8_16(24)
+        "subs %[r], %[r], #1\n\t"
+        "bne 3b\n"
+        "4:\n\t"
+        "add %[w], %[w], %[skip], lsl #2\n\t"
+        "add %[v], %[v], %[skip], lsl #2\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 0b\n\t"
+        "vstmia %[acc], {s0-s15}"
+        : [w] "+r"(w), [v] "+r"(v), [runs] "+r"(runs), [n] "+r"(parts), [x] "=&r"(x), [q] "=&r"(q),
+          [r] "=&r"(r), [t] "=&r"(t)
+        : [k] "r"(k), [skip] "r"(skip), [acc] "r"(acc)
+        : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
+          "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
+}
+
+#undef DG_CM_ZERO8
 #undef DG_CM_TAP2
 #undef DG_CM_ROW_8_16
 #undef DG_CM_ROW_0_16

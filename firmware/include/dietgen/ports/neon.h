@@ -105,28 +105,32 @@ static inline void dg_port_panel_mr(const float *DG_RESTRICT w, const float *DG_
     DG_NEON_STORE(acc[3], a3, b3);
 }
 
-static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int k,
-                                   float acc[DG_NR])
+static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *const *runs, dg_int parts, dg_int k,
+                                   dg_int step, float acc[DG_NR])
 {
     float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    dg_int p;
-    for (p = 0; p + 4 <= k; p += 4) {
-        float32x4_t v = vld1q_f32(x + p), lo, hi;
-        DG_NEON_ROW(lo, hi, w);
-        a0 = DG_NEON_FMA_LANE(a0, lo, v, 0); b0 = DG_NEON_FMA_LANE(b0, hi, v, 0);
-        DG_NEON_ROW(lo, hi, w + DG_NR);
-        a1 = DG_NEON_FMA_LANE(a1, lo, v, 1); b1 = DG_NEON_FMA_LANE(b1, hi, v, 1);
-        DG_NEON_ROW(lo, hi, w + 2 * DG_NR);
-        a2 = DG_NEON_FMA_LANE(a2, lo, v, 2); b2 = DG_NEON_FMA_LANE(b2, hi, v, 2);
-        DG_NEON_ROW(lo, hi, w + 3 * DG_NR);
-        a3 = DG_NEON_FMA_LANE(a3, lo, v, 3); b3 = DG_NEON_FMA_LANE(b3, hi, v, 3);
-        w += 4 * DG_NR;
-    }
-    for (; p < k; ++p, w += DG_NR) {
-        float32x4_t v = vld1q_dup_f32(x + p), lo, hi;
-        DG_NEON_ROW(lo, hi, w);
-        a0 = DG_NEON_FMA(a0, lo, v);
-        b0 = DG_NEON_FMA(b0, hi, v);
+    dg_int p, s;
+    DG_ROLLED
+    for (s = 0; s < parts; ++s) {
+        const float *DG_RESTRICT x = runs[s], *DG_RESTRICT u = w + s * step;
+        for (p = 0; p + 4 <= k; p += 4) {
+            float32x4_t v = vld1q_f32(x + p), lo, hi;
+            DG_NEON_ROW(lo, hi, u);
+            a0 = DG_NEON_FMA_LANE(a0, lo, v, 0); b0 = DG_NEON_FMA_LANE(b0, hi, v, 0);
+            DG_NEON_ROW(lo, hi, u + DG_NR);
+            a1 = DG_NEON_FMA_LANE(a1, lo, v, 1); b1 = DG_NEON_FMA_LANE(b1, hi, v, 1);
+            DG_NEON_ROW(lo, hi, u + 2 * DG_NR);
+            a2 = DG_NEON_FMA_LANE(a2, lo, v, 2); b2 = DG_NEON_FMA_LANE(b2, hi, v, 2);
+            DG_NEON_ROW(lo, hi, u + 3 * DG_NR);
+            a3 = DG_NEON_FMA_LANE(a3, lo, v, 3); b3 = DG_NEON_FMA_LANE(b3, hi, v, 3);
+            u += 4 * DG_NR;
+        }
+        for (; p < k; ++p, u += DG_NR) {
+            float32x4_t v = vld1q_dup_f32(x + p), lo, hi;
+            DG_NEON_ROW(lo, hi, u);
+            a0 = DG_NEON_FMA(a0, lo, v);
+            b0 = DG_NEON_FMA(b0, hi, v);
+        }
     }
     a0 = vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3));
     b0 = vaddq_f32(vaddq_f32(b0, b1), vaddq_f32(b2, b3));

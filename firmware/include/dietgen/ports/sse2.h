@@ -8,7 +8,8 @@
  * - DG_MR = 2 columns: even and odd taps sum apart, 8 sums in 8 of the 16 xmm registers (SSE2 has no fused
  *   multiply-add: a multiply and an add, rounded twice, as the portable C rounds without FMA). Per tap, two
  *   weight loads and one broadcast per column serve 16 MACs.
- * - One column (the one-frame streaming step): 4 taps per iteration into 4 pairs of sums.
+ * - One column (the one-frame streaming step), in runs (panel.h): 4 taps per iteration into 4 pairs of sums,
+ *   which run on from one run to the next.
  * Only the summation order differs from the portable C. */
 #ifndef DG_PORT_SSE2_H
 #define DG_PORT_SSE2_H
@@ -50,26 +51,30 @@ static inline void dg_port_panel_mr(const float *DG_RESTRICT w, const float *DG_
 
 #undef DG_SSE2_TAP
 
-/* Tap t of the group at p: row w + t*DG_NR times x[p + t], into the sums lo##t, hi##t. */
+/* Tap t of the group at p: row u + t*DG_NR times x[p + t], into the sums lo##t, hi##t. */
 #define DG_SSE2_TAP1(t) do { \
-        __m128 u_ = _mm_set1_ps(x[p + (t)]); \
-        lo##t = _mm_add_ps(lo##t, _mm_mul_ps(_mm_loadu_ps(w + (t) * DG_NR), u_)); \
-        hi##t = _mm_add_ps(hi##t, _mm_mul_ps(_mm_loadu_ps(w + (t) * DG_NR + 4), u_)); \
+        __m128 x_ = _mm_set1_ps(x[p + (t)]); \
+        lo##t = _mm_add_ps(lo##t, _mm_mul_ps(_mm_loadu_ps(u + (t) * DG_NR), x_)); \
+        hi##t = _mm_add_ps(hi##t, _mm_mul_ps(_mm_loadu_ps(u + (t) * DG_NR + 4), x_)); \
     } while (0)
 
-static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int k,
-                                   float acc[DG_NR])
+static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *const *runs, dg_int parts, dg_int k,
+                                   dg_int step, float acc[DG_NR])
 {
     __m128 lo0 = _mm_setzero_ps(), lo1 = lo0, lo2 = lo0, lo3 = lo0, hi0 = lo0, hi1 = lo0, hi2 = lo0, hi3 = lo0;
-    dg_int p;
-    for (p = 0; p + 4 <= k; p += 4, w += 4 * DG_NR) {
-        DG_SSE2_TAP1(0);
-        DG_SSE2_TAP1(1);
-        DG_SSE2_TAP1(2);
-        DG_SSE2_TAP1(3);
+    dg_int p, s;
+    DG_ROLLED
+    for (s = 0; s < parts; ++s) {
+        const float *DG_RESTRICT x = runs[s], *DG_RESTRICT u = w + s * step;
+        for (p = 0; p + 4 <= k; p += 4, u += 4 * DG_NR) {
+            DG_SSE2_TAP1(0);
+            DG_SSE2_TAP1(1);
+            DG_SSE2_TAP1(2);
+            DG_SSE2_TAP1(3);
+        }
+        for (; p < k; ++p, u += DG_NR)
+            DG_SSE2_TAP1(0);
     }
-    for (; p < k; ++p, w += DG_NR)
-        DG_SSE2_TAP1(0);
     _mm_storeu_ps(acc, _mm_add_ps(_mm_add_ps(lo0, lo1), _mm_add_ps(lo2, lo3)));
     _mm_storeu_ps(acc + 4, _mm_add_ps(_mm_add_ps(hi0, hi1), _mm_add_ps(hi2, hi3)));
 }
