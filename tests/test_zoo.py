@@ -163,7 +163,8 @@ def noise_fir_model(shape, hop: int, seed: int) -> onnx.ModelProto:
     return model
 
 
-@pytest.mark.parametrize("shape, hop, seed", [((1, 5, 8), 16, 1), ((2, 3, 4, 6), 7, 0xDEADBEEF), ((4, 1), 3, 99)])
+@pytest.mark.parametrize("shape, hop, seed", [((1, 5, 8), 16, 1), ((2, 3, 4, 6), 7, 0xDEADBEEF), ((4, 1), 3, 99),
+                                             ((1, 3, 17), 13, 5)])
 def test_noise_fir_kernel_matches_reference_and_torch(shape, hop, seed, tmp_path):
     ir = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
     ref = noise_fir(ir, hop, seed)
