@@ -210,6 +210,8 @@ def calibration_models() -> list[tuple[str, Callable, dict, Any]]:
             ("decoder-4-step1", lambda: Decoder(4, 4), {"z": (1, 4, 8)}, StreamSpec(1)),
             ("decoder-8-step2", lambda: Decoder(8, 4), {"z": (1, 8, 8)}, StreamSpec(2)),
             ("decoder-16-step1", lambda: Decoder(16, 32), {"z": (1, 16, 4)}, StreamSpec(1)),
+            # SING's decoder: many channels into a kernel of 4 x a stride of 64 samples, one frame per step
+            ("decoder-32-step1", lambda: Decoder(32, 64), {"z": (1, 32, 4)}, StreamSpec(1)),
             ("project-600", lambda: Projection(600, 4), {"x": (1, 1, 600)}, offline),
             ("project-200", lambda: Projection(200, 3), {"x": (1, 3, 200)}, offline),
             ("upsample-24", lambda: Upsampler(24, 4), {"z": (1, 24, 8)}, offline),

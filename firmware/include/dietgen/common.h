@@ -75,7 +75,7 @@ static inline float dg_erff(float x)
 /* For a helper whose arguments are what a caller specialises on, where there are vector units (hosts, Raspberry
  * Pis): inlined wherever it is called, so that the sizes reach its loops as constants. GCC's -O3 otherwise keeps
  * it out of line in one clone for all callers: the one-frame conv step of conv16 (ten dg_panel_gemv_runs calls)
- * took 6,497 x86 instructions that way against 5,404. Used sparingly: forcing the whole panel product inline
+ * took 5,869 x86 instructions that way against 4,824. Used sparingly: forcing the whole panel product inline
  * everywhere halved the one-sample GRU and conv steps' gap to RTNeural but doubled the demo's step (420 k -> 805 k
  * instructions), and on microcontrollers flash is a budget, so there the compiler decides. */
 #if defined(__GNUC__) && (defined(__AVX__) || defined(__ARM_NEON) || defined(__ARM_NEON__) || defined(__SSE2__))
