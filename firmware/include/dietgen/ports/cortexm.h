@@ -78,6 +78,19 @@ static inline void dg_port_panel_mr(const float *DG_RESTRICT w, const float *DG_
           "s31", "cc", "memory");
 }
 
+/* The loop over a column's runs of k floats (runs: the next run's address; k; n: runs left; q, r: counters),
+ * around `quad`, which multiplies 4 taps whose x values are in s24-s27, and `one`, which multiplies one tap whose
+ * x value is in s24; `skip` moves the weight pointers on to the next run's panels. */
+#define DG_CM_RUNS(quad, one, skip) \
+    "0:\n\t" "ldr %[x], [%[runs]], #4\n\t" "lsrs %[q], %[k], #2\n\t" "beq 2f\n" \
+    "1:\n\t" "vldmia %[x]!, {s24-s27}\n\t" quad "subs %[q], %[q], #1\n\t" "bne 1b\n" \
+    "2:\n\t" "ands %[r], %[k], #3\n\t" "beq 4f\n" \
+    "3:\n\t" "vldmia %[x]!, {s24}\n\t" one "subs %[r], %[r], #1\n\t" "bne 3b\n" \
+    "4:\n\t" skip "subs %[n], %[n], #1\n\t" "bne 0b\n\t"
+/* One tap of two panels: a row of each (at w and v) into s16-s23 in turn, times sx, into s0-s7 and s8-s15. */
+#define DG_CM_TAP_PAIR(x) "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(x) "vldmia %[v]!, {s16-s23}\n\t" \
+    DG_CM_ROW_8_16(x)
+
 /* Sums s0-s7 (and s8-s15) to zero, with the scratch register t. */
 #define DG_CM_ZERO8(a, b, c, d) "vmov s" #a ", s" #b ", %[t], %[t]\n\t" "vmov s" #c ", s" #d ", %[t], %[t]\n\t"
 
@@ -92,30 +105,12 @@ static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *cons
     __asm__ __volatile__(
         "movs %[t], #0\n\t"
         DG_CM_ZERO8(0, 1, 2, 3) DG_CM_ZERO8(4, 5, 6, 7)
-        "0:\n\t"
-        "ldr %[x], [%[runs]], #4\n\t"
-        "lsrs %[q], %[k], #2\n\t"
-        "beq 2f\n"
-        "1:\n\t"
-        "vldmia %[x]!, {s24-s27}\n\t"
-        "vldmia %[w]!, {s8-s15}\n\t" DG_CM_ROW_0_8(24)
-        "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(25)
-        "vldmia %[w]!, {s8-s15}\n\t" DG_CM_ROW_0_8(26)
-        "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(27)
-        "subs %[q], %[q], #1\n\t"
-        "bne 1b\n"
-        "2:\n\t"
-        "ands %[r], %[k], #3\n\t"
-        "beq 4f\n"
-        "3:\n\t"
-        "vldmia %[x]!, {s24}\n\t"
-        "vldmia %[w]!, {s8-s15}\n\t" DG_CM_ROW_0_8(24)
-        "subs %[r], %[r], #1\n\t"
-        "bne 3b\n"
-        "4:\n\t"
-        "add %[w], %[w], %[skip], lsl #2\n\t"
-        "subs %[n], %[n], #1\n\t"
-        "bne 0b\n\t"
+        DG_CM_RUNS("vldmia %[w]!, {s8-s15}\n\t" DG_CM_ROW_0_8(24)
+                   "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(25)
+                   "vldmia %[w]!, {s8-s15}\n\t" DG_CM_ROW_0_8(26)
+                   "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(27),
+                   "vldmia %[w]!, {s8-s15}\n\t" DG_CM_ROW_0_8(24),
+                   "add %[w], %[w], %[skip], lsl #2\n\t")
         "vstmia %[acc], {s0-s7}"
         : [w] "+r"(w), [runs] "+r"(runs), [n] "+r"(parts), [x] "=&r"(x), [q] "=&r"(q), [r] "=&r"(r),
           [t] "=&r"(t)
@@ -136,31 +131,9 @@ static inline void dg_port_panel_2(const float *DG_RESTRICT w, const float *cons
     __asm__ __volatile__(
         "movs %[t], #0\n\t"
         DG_CM_ZERO8(0, 1, 2, 3) DG_CM_ZERO8(4, 5, 6, 7) DG_CM_ZERO8(8, 9, 10, 11) DG_CM_ZERO8(12, 13, 14, 15)
-        "0:\n\t"
-        "ldr %[x], [%[runs]], #4\n\t"
-        "lsrs %[q], %[k], #2\n\t"
-        "beq 2f\n"
-        "1:\n\t"
-        "vldmia %[x]!, {s24-s27}\n\t"
-        "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(24) "vldmia %[v]!, {s16-s23}\n\t" DG_CM_ROW_8_16(24)
-        "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(25) "vldmia %[v]!, {s16-s23}\n\t" DG_CM_ROW_8_16(25)
-        "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(26) "vldmia %[v]!, {s16-s23}\n\t" DG_CM_ROW_8_16(26)
-        "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(27) "vldmia %[v]!, {s16-s23}\n\t" DG_CM_ROW_8_16(27)
-        "subs %[q], %[q], #1\n\t"
-        "bne 1b\n"
-        "2:\n\t"
-        "ands %[r], %[k], #3\n\t"
-        "beq 4f\n"
-        "3:\n\t"
-        "vldmia %[x]!, {s24}\n\t"
-        "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(24) "vldmia %[v]!, {s16-s23}\n\t" DG_CM_ROW_8_16(24)
-        "subs %[r], %[r], #1\n\t"
-        "bne 3b\n"
-        "4:\n\t"
-        "add %[w], %[w], %[skip], lsl #2\n\t"
-        "add %[v], %[v], %[skip], lsl #2\n\t"
-        "subs %[n], %[n], #1\n\t"
-        "bne 0b\n\t"
+        DG_CM_RUNS(DG_CM_TAP_PAIR(24) DG_CM_TAP_PAIR(25) DG_CM_TAP_PAIR(26) DG_CM_TAP_PAIR(27),
+                   DG_CM_TAP_PAIR(24),
+                   "add %[w], %[w], %[skip], lsl #2\n\t" "add %[v], %[v], %[skip], lsl #2\n\t")
         "vstmia %[acc], {s0-s15}"
         : [w] "+r"(w), [v] "+r"(v), [runs] "+r"(runs), [n] "+r"(parts), [x] "=&r"(x), [q] "=&r"(q),
           [r] "=&r"(r), [t] "=&r"(t)
@@ -170,6 +143,8 @@ static inline void dg_port_panel_2(const float *DG_RESTRICT w, const float *cons
 }
 
 #undef DG_CM_ZERO8
+#undef DG_CM_TAP_PAIR
+#undef DG_CM_RUNS
 #undef DG_CM_TAP2
 #undef DG_CM_ROW_8_16
 #undef DG_CM_ROW_0_16
