@@ -155,7 +155,7 @@ typedef struct {
  * instructions on a Cortex-M4F, these a dozen multiply-adds. Maximum errors against the exact functions, over
  * every float (tests/test_approx.py sweeps the whole range and asserts the same numbers):
  *   dg_expf      relative error <= 1.2e-7 (1 ulp of 1.0) wherever e^x is a normal float (measured 7.8e-8)
- *   dg_tanhf     absolute error <= 1.2e-7 (measured 8.2e-8), also relative for |x| < 0.55 (measured 6.4e-8)
+ *   dg_tanhf     absolute error <= 1.2e-7 (measured 8.3e-8), also relative for |x| < 0.55 (measured 6.1e-8)
  *   dg_sigmoidf  absolute error <= 1.2e-7 (measured 8.9e-8)
  * The target is a few ulp (2e-7): below what a float pipeline accumulates anyway, so whole models stay within
  * their tolerance. Edges are exact: e^x is +Inf above DG_EXPF_MAX and 0 below DG_EXPF_MIN (denormal results
@@ -180,16 +180,54 @@ static inline float dg_u2f(uint32_t u)
 
 /* e^x = 2^k * e^r with k = round(x / ln 2) and |r| <= ln(2)/2. ln 2 is split Cody-Waite style into a 16-bit
  * head (k * head is exact for |k| <= 128) and a tail, so r carries no cancellation error. e^r = 1 + r + r^2 P(r),
- * P the degree-4 minimax (Remez) fit of (e^r - 1 - r) / r^2 for relative error (3.1e-9) on |r| <= 0.348; what
- * remains is float rounding. 2^k is built from its exponent bits in two halves, so k = 128 (x just below
- * DG_EXPF_MAX) and k = -126 never leave the normal range. */
+ * P the degree-4 minimax (Remez) fit of (e^r - 1 - r) / r^2 for relative error (3.1e-9) on |r| <= 0.348, its
+ * Horner steps fused multiply-adds where the core has them (DG_FMA); what remains is float rounding. k comes from
+ * the bits of y + 1.5 * 2^23 (round to nearest, no float-to-int conversion and no branch on the sign). Every
+ * variant below shares this range reduction and polynomial. */
+static inline float dg_exp_reduced(float x, dg_int *k)
+{
+    float y = x * 1.44269504088896341f, fk = (y + 12582912.0f) - 12582912.0f, r;
+    *k = (dg_int)(dg_f2u(y + 12582912.0f) - 0x4b400000u);
+    r = DG_FMA(-fk, 1.42860676533018690e-6f, DG_FMA(-fk, 0.693145751953125f, x));
+    return 1.0f + DG_FMA(r * r, DG_FMA(DG_FMA(DG_FMA(DG_FMA(0.0013814191334f, r, 0.0083689140156f), r,
+                                                     0.041668407619f), r, 0.16666519642f), r, 0.49999994040f),
+                         r);
+}
+
+/* e^x for callers that keep x within [DG_EXPF_MIN, DG_EXP_SAFE] themselves (or pass NaN, which comes out NaN):
+ * k is then at most 127, so 2^k is one multiply, and there are no edges to select. tanh and sigmoid, whose
+ * arguments are clamped anyway, spend a third fewer instructions this way. Same errors. */
+#define DG_EXP_SAFE 88.0f
+static inline float dg_exp_in_range(float x)
+{
+    dg_int k;
+    float p = dg_exp_reduced(x, &k);
+    return p * dg_u2f(((uint32_t)k + 127u) << 23);
+}
+
+/* 2^k for the full range of k (-126..128) in two halves, so that neither leaves the normal range. */
+static inline float dg_exp_scaled(float p, dg_int k)
+{
+    dg_int h = k / 2;
+    return p * dg_u2f((uint32_t)(h + 127) << 23) * dg_u2f((uint32_t)(k - h + 127) << 23);
+}
+
+/* tanh on |x| below 0.55: |x| + |x|^3 Q(x^2), Q the degree-4 minimax fit of (tanh(x) - x) / x^3 for relative
+ * error (1.0e-9), so small signals keep their relative precision. Above it tanh is 1 - 2 / (e^(2|x|) + 1), which
+ * rounds to exactly 1 from |x| = 9.01 on (clamping at 9.5 keeps e^(2|x|) finite and lets NaN through). */
+static inline float dg_tanh_small(float a)
+{
+    float s = a * a;
+    return DG_FMA(a * s, DG_FMA(DG_FMA(DG_FMA(DG_FMA(-0.0062742396258f, s, 0.021071679890f), s, -0.053852308542f),
+                                       s, 0.13332585990f), s, -0.33333316445f), a);
+}
+
 #if defined(__AVX__) || defined(__ARM_NEON) || defined(__ARM_NEON__)
-/* Where there are vector units, the same function without branches, so that a loop applying it (an RNN's gates,
- * a fused activation) vectorises: k comes from the bits of y + 1.5 * 2^23 (round to nearest) rather than a
- * float-to-int conversion, and the clamps and edges are chosen by bit masks from quiet comparisons (isgreater...)
- * rather than by ?: — under the default -ftrapping-math a compiler may not evaluate float arithmetic a branch
- * would have skipped, and GCC turns no more than one such select per loop into a blend. Same polynomial, same
- * errors. */
+/* Where there are vector units, the functions without branches, so that a loop applying them (an RNN's gates,
+ * a fused activation) vectorises: the clamps and edges are chosen by bit masks from quiet comparisons
+ * (isgreater...) rather than by ?: — under the default -ftrapping-math a compiler may not evaluate float
+ * arithmetic a branch would have skipped, and GCC turns no more than one such select per loop into a blend. Same
+ * polynomials, same errors. */
 #define DG_VECTOR_MATH 1
 
 /* mask ? a : b, for a mask of all ones or all zeros (dg_mask). */
@@ -203,90 +241,26 @@ static inline uint32_t dg_mask(int condition)
     return 0u - (uint32_t)condition;
 }
 
-/* e^r for x = k ln 2 + r, and k: the range reduction and the polynomial every variant below shares. */
-static inline float dg_exp_reduced(float x, dg_int *k)
-{
-    float y = x * 1.44269504088896341f, fk = (y + 12582912.0f) - 12582912.0f, r;
-    *k = (dg_int)(dg_f2u(y + 12582912.0f) - 0x4b400000u);
-    r = (x - fk * 0.693145751953125f) - fk * 1.42860676533018690e-6f;
-    return 1.0f + (r + r * r * (0.49999994040f + r * (0.16666519642f + r * (0.041668407619f +
-                                                   r * (0.0083689140156f + r * 0.0013814191334f)))));
-}
-
 static inline float dg_expf(float x)
 {
     uint32_t over = dg_mask(isgreater(x, DG_EXPF_MAX)), under = dg_mask(isless(x, DG_EXPF_MIN));
-    float p, e;
-    dg_int k, h;
-    p = dg_exp_reduced(dg_pick(over, DG_EXPF_MAX, dg_pick(under, DG_EXPF_MIN, x)), &k);
-    h = k / 2;
-    e = p * dg_u2f((uint32_t)(h + 127) << 23) * dg_u2f((uint32_t)(k - h + 127) << 23);
+    dg_int k;
+    float p = dg_exp_reduced(dg_pick(over, DG_EXPF_MAX, dg_pick(under, DG_EXPF_MIN, x)), &k);
+    float e = dg_exp_scaled(p, k);
     /* above the range +Inf, below it 0, NaN itself (NaN compares neither greater nor less) */
     return dg_pick(over, INFINITY, dg_pick(under, 0.0f, dg_pick(dg_mask(x != x), x, e)));
 }
 
-/* dg_expf for callers that keep x within [DG_EXPF_MIN, DG_EXP_SAFE] themselves (or pass NaN, which comes out
- * NaN): k is then at most 127, so 2^k is one multiply, and there are no edges to select. tanh and sigmoid, whose
- * arguments are clamped anyway, spend a third fewer instructions this way. Same errors. */
-#define DG_EXP_SAFE 88.0f
-static inline float dg_exp_in_range(float x)
-{
-    dg_int k;
-    float p = dg_exp_reduced(x, &k);
-    return p * dg_u2f(((uint32_t)k + 127u) << 23);
-}
-#else
-static inline float dg_expf(float x)
-{
-    float y, fk, r, p;
-    dg_int k, h;
-    if (x > DG_EXPF_MAX)
-        return INFINITY;
-    if (!(x >= DG_EXPF_MIN))
-        return x != x ? x : 0.0f;
-    y = x * 1.44269504088896341f;
-    k = (dg_int)(y < 0.0f ? y - 0.5f : y + 0.5f);
-    fk = (float)k;
-    r = (x - fk * 0.693145751953125f) - fk * 1.42860676533018690e-6f;
-    p = 1.0f + (r + r * r * (0.49999994040f + r * (0.16666519642f + r * (0.041668407619f +
-                                                  r * (0.0083689140156f + r * 0.0013814191334f)))));
-    h = k / 2;
-    return p * dg_u2f((uint32_t)(h + 127) << 23) * dg_u2f((uint32_t)(k - h + 127) << 23);
-}
-#endif
-
-/* tanh on |x|: below 0.55 the odd polynomial |x| + |x|^3 Q(x^2), Q the degree-4 minimax fit of
- * (tanh(x) - x) / x^3 for relative error (1.0e-9), so small signals keep their relative precision; above it
- * 1 - 2 / (e^(2|x|) + 1), which rounds to exactly 1 from |x| = 9.01 on (clamping at 9.5 keeps e^(2|x|) finite
- * and lets NaN through). The sign bit of x is copied last, which keeps -0 and odd symmetry. */
-#if defined(DG_VECTOR_MATH)
-/* Both branches computed and one selected, so that the function vectorises (see dg_expf). */
+/* Both branches computed and one selected; the sign bit of x is copied last, which keeps -0 and odd symmetry. */
 static inline float dg_tanhf(float x)
 {
-    float a = fabsf(x), s = a * a, small, large;
-    small = a + a * s * (-0.33333316445f + s * (0.13332585990f + s * (-0.053852308542f +
-                                               s * (0.021071679890f + s * -0.0062742396258f))));
+    float a = fabsf(x), large;
     large = 1.0f - 2.0f / (dg_exp_in_range(2.0f * dg_pick(dg_mask(isgreater(a, 9.5f)), 9.5f, a)) + 1.0f);
-    return dg_u2f(dg_f2u(dg_pick(dg_mask(isless(a, 0.55f)), small, large)) | (dg_f2u(x) & 0x80000000u));
+    return dg_u2f(dg_f2u(dg_pick(dg_mask(isless(a, 0.55f)), dg_tanh_small(a), large)) | (dg_f2u(x) & 0x80000000u));
 }
-#else
-static inline float dg_tanhf(float x)
-{
-    float a = fabsf(x), t;
-    if (a < 0.55f) {
-        float s = a * a;
-        t = a + a * s * (-0.33333316445f + s * (0.13332585990f + s * (-0.053852308542f +
-                                               s * (0.021071679890f + s * -0.0062742396258f))));
-    } else {
-        t = 1.0f - 2.0f / (dg_expf(2.0f * (a > 9.5f ? 9.5f : a)) + 1.0f);
-    }
-    return dg_u2f(dg_f2u(t) | (dg_f2u(x) & 0x80000000u));
-}
-#endif
 
-/* 1 / (1 + e^-x): exactly 1 once e^-x is below half an ulp of 1 (x > 16.6), exactly 0 once e^-x overflows. */
-#if defined(DG_VECTOR_MATH)
-/* e^-x clamped into dg_exp_in_range's range (the ends give 1 and a result below 7e-39), the overflow's 0 chosen
+/* 1 / (1 + e^-x): exactly 1 once e^-x is below half an ulp of 1 (x > 16.6), exactly 0 once e^-x overflows.
+ * e^-x clamped into dg_exp_in_range's range (the ends give 1 and a result below 7e-39), the overflow's 0 chosen
  * by one mask; NaN passes through every comparison. */
 static inline float dg_sigmoidf(float x)
 {
@@ -296,9 +270,34 @@ static inline float dg_sigmoidf(float x)
     return dg_pick(dg_mask(isless(x, -DG_EXPF_MAX)), 0.0f, 1.0f / (1.0f + dg_exp_in_range(v)));
 }
 #else
+/* Scalar FPUs (the Cortex-M4F, M7, M33; soft float): branches, so that only the side taken is paid for. */
+static inline float dg_expf(float x)
+{
+    dg_int k;
+    float p;
+    if (x > DG_EXPF_MAX)
+        return INFINITY;
+    if (!(x >= DG_EXPF_MIN))
+        return x != x ? x : 0.0f;
+    p = dg_exp_reduced(x, &k);
+    return dg_exp_scaled(p, k);
+}
+
+/* The sign of x (-0 included) goes on last, which keeps odd symmetry. */
+static inline float dg_tanhf(float x)
+{
+    float a = fabsf(x);
+    float t = a < 0.55f ? dg_tanh_small(a) : 1.0f - 2.0f / (dg_exp_in_range(2.0f * (a > 9.5f ? 9.5f : a)) + 1.0f);
+    return copysignf(t, x);
+}
+
+/* 1 / (1 + e^-x) (see above), e^-x clamped into dg_exp_in_range's range, 0 where e^-x overflows. */
 static inline float dg_sigmoidf(float x)
 {
-    return 1.0f / (1.0f + dg_expf(-x));
+    float v = -x;
+    if (v > DG_EXPF_MAX)
+        return 0.0f;
+    return 1.0f / (1.0f + dg_exp_in_range(v > DG_EXP_SAFE ? DG_EXP_SAFE : (v < DG_EXPF_MIN ? DG_EXPF_MIN : v)));
 }
 #endif
 
