@@ -318,13 +318,13 @@ PROBE = """#include "dietgen/panel.h"
 #error "wrong port choice"
 #endif
 #if USE_PORT
-void dg_probe(const float *w, const float *x, float *acc1, float (*acc)[DG_NR]);
-void dg_probe(const float *w, const float *x, float *acc1, float (*acc)[DG_NR])
+void dg_probe(const float *w, const float *x, const float *b, float *acc1, float (*acc)[DG_NR]);
+void dg_probe(const float *w, const float *x, const float *b, float *acc1, float (*acc)[DG_NR])
 {
-    dg_port_panel_mr(w, x, 7, 7, acc);
-    dg_port_panel_1(w, &x, 1, 7, 0, acc1);
+    dg_port_panel_mr(w, x, 7, 7, b, acc);
+    dg_port_panel_1(w, &x, 1, 7, 0, b, acc1);
 #if defined(DG_PORT_PANEL_2)
-    dg_port_panel_2(w, &x, 1, 7, 0, acc);
+    dg_port_panel_2(w, &x, 1, 7, 0, b, acc);
 #endif
 }
 #endif

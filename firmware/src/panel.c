@@ -9,15 +9,26 @@ static void apply(dg_fn fn, float *v, dg_int rows)
     dg_map_n(fn, v, v, rows);
 }
 
-/* acc (count sums) + bias (flash, NULL: none; read at the stride bs, 0: one value for all), then fn, stored at y
- * with stride ys; contiguous sums (a dense layer's outputs) get a loop the compiler can vectorise. Inline, and
- * acc's address never leaves this file's inlined code (apply gets a copy), so the sums stay in registers. */
-static inline void store(float *acc, const float *bias, dg_int bs, float *y, dg_int ys, dg_int count, dg_fn fn)
+/* The value row j's sum starts from: its bias (flash, NULL: none). */
+static inline float bias_of(const float *bias, dg_int j)
+{
+    return bias ? DG_RD(bias + j) : 0.0f;
+}
+
+/* Where the sums of the panels from row j start (panel.h): the bias, read where it is in flash, or zeros. */
+static const float DG_FLASH no_bias[2 * DG_NR] = {0.0f};
+
+static inline const float *starts(const float *bias, dg_int j)
+{
+    return bias ? bias + j : no_bias;
+}
+
+/* count sums (bias included), then fn, stored at y with stride ys; contiguous sums (a dense layer's outputs) get
+ * a loop the compiler can vectorise. Inline, and acc's address never leaves this file's inlined code (apply gets a
+ * copy), so the sums stay in registers. */
+static inline void store(float *acc, float *y, dg_int ys, dg_int count, dg_fn fn)
 {
     dg_int r;
-    if (bias)
-        for (r = 0; r < count; ++r)
-            acc[r] += DG_RD(bias + r * bs);
     if (fn.kind != DG_F_NONE) {
         float v[DG_NR] = {0.0f}; /* all of it: GCC cannot tell that apply reads only count of them */
         for (r = 0; r < count; ++r)
@@ -48,13 +59,13 @@ static inline void store(float *acc, const float *bias, dg_int bs, float *y, dg_
 /* DG_MR columns against one panel. The sums live in a local array that only its last loop copies out: an array
  * whose address reaches other code would be kept in memory, a load and a store around every multiply-add. */
 static void panel_mr(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int xs, dg_int k,
-                     float acc[DG_MR][DG_NR])
+                     const float *DG_RESTRICT start, float acc[DG_MR][DG_NR])
 {
     float sum[DG_MR][DG_NR];
     dg_int p, c, r;
     for (c = 0; c < DG_MR; ++c)
         for (r = 0; r < DG_NR; ++r)
-            sum[c][r] = 0.0f;
+            sum[c][r] = DG_RD(start + r);
     for (p = 0; p < k; ++p, w += DG_NR) {
         DG_UNROLL
         for (c = 0; c < DG_MR; ++c) {
@@ -72,12 +83,14 @@ static void panel_mr(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_
 /* One column in `parts` runs of k floats against one panel, W_s at w + s*step: even and odd taps sum apart, two
  * chains instead of one, across all the runs. */
 static void panel_1(const float *DG_RESTRICT w, const float *const *runs, dg_int parts, dg_int k, dg_int step,
-                    float acc[DG_NR])
+                    const float *DG_RESTRICT start, float acc[DG_NR])
 {
     float odd[DG_NR];
     dg_int p, r, s;
-    for (r = 0; r < DG_NR; ++r)
-        acc[r] = odd[r] = 0.0f;
+    for (r = 0; r < DG_NR; ++r) {
+        acc[r] = DG_RD(start + r);
+        odd[r] = 0.0f;
+    }
     DG_ROLLED
     for (s = 0; s < parts; ++s) {
         const float *DG_RESTRICT x = runs[s], *DG_RESTRICT ws = w + s * step;
@@ -106,10 +119,10 @@ static void panel_1(const float *DG_RESTRICT w, const float *const *runs, dg_int
  * column. A port whose vectors need each x value broadcast shares it between the panels; here it is the two
  * products. */
 static inline void panel_2(const float *DG_RESTRICT w, const float *const *runs, dg_int parts, dg_int k,
-                           dg_int step, float acc[2][DG_NR])
+                           dg_int step, const float *DG_RESTRICT start, float acc[2][DG_NR])
 {
-    panel_1(w, runs, parts, k, step, acc[0]);
-    panel_1(w + DG_NR * k, runs, parts, k, step, acc[1]);
+    panel_1(w, runs, parts, k, step, start, acc[0]);
+    panel_1(w + DG_NR * k, runs, parts, k, step, start + DG_NR, acc[1]);
 }
 #endif
 
@@ -138,23 +151,23 @@ static DG_INLINE void column_inline(const float *w, const float *bias, const flo
     for (j = 0; j + DG_NR <= n; j += (two + 1) * DG_NR) {
         two = j + 2 * DG_NR <= n;
         if (two)
-            panel_2(w + j * len, runs, parts, len, step, acc);
+            panel_2(w + j * len, runs, parts, len, step, starts(bias, j), acc);
         else
-            panel_1(w + j * len, runs, parts, len, step, acc[0]);
+            panel_1(w + j * len, runs, parts, len, step, starts(bias, j), acc[0]);
         for (i = 0; i <= two; ++i)
-            store(acc[i], bias ? bias + j + i * DG_NR : NULL, 1, y + (j + i * DG_NR) * ys, ys, DG_NR, fn);
+            store(acc[i], y + (j + i * DG_NR) * ys, ys, DG_NR, fn);
     }
     /* the rows after the last full panel (j = n - rest), unpacked: a dot product each, summed over the runs;
      * counted as n % DG_NR, which GCC knows is below DG_NR when the sizes are inlined */
     if (!rest)
         return;
     for (i = 0; i < rest; ++i) {
-        float sum = 0.0f;
+        float sum = bias_of(bias, j + i);
         for (s = 0; s < parts; ++s)
             sum += row_dot(w + s * step + (j + i) * len, runs[s], len);
         acc[0][i] = sum;
     }
-    store(acc[0], bias ? bias + j : NULL, 1, y + j * ys, ys, rest, fn);
+    store(acc[0], y + j * ys, ys, rest, fn);
 }
 
 /* column for the product's columns, out of line or not as the compiler sees fit. */
@@ -182,26 +195,26 @@ static void product(const float *w, const float *bias, const float *x, dg_int xs
         return;
     for (j = 0; j + DG_NR <= n; j += DG_NR, w += DG_NR * k)
         for (c = 0; c < blocked; c += DG_MR) {
-            panel_mr(w, x + c * xs, xs, k, acc);
+            panel_mr(w, x + c * xs, xs, k, starts(bias, j), acc);
             for (i = 0; i < DG_MR; ++i)
-                store(acc[i], bias ? bias + j : NULL, 1, y + (c + i) * ycs + j * yjs, yjs, DG_NR, fn);
+                store(acc[i], y + (c + i) * ycs + j * yjs, yjs, DG_NR, fn);
         }
     /* The rows after the last full panel, unpacked: one dot product per row and column. Their sums go through
-     * store along the rows (fewer than DG_NR) or, when there are more columns, DG_NR columns at a time, so bias
-     * and fn run over several sums at once: a one-output layer over many frames once per DG_NR frames. */
+     * store along the rows (fewer than DG_NR) or, when there are more columns, DG_NR columns at a time, so fn runs
+     * over several sums at once: a one-output layer over many frames once per DG_NR frames. */
     if (rest >= blocked)
         for (c = 0; c < blocked; ++c) {
             for (i = 0; i < rest; ++i)
-                acc[0][i] = row_dot(w + i * k, x + c * xs, k);
-            store(acc[0], bias ? bias + j : NULL, 1, y + c * ycs + j * yjs, yjs, rest, fn);
+                acc[0][i] = bias_of(bias, j + i) + row_dot(w + i * k, x + c * xs, k);
+            store(acc[0], y + c * ycs + j * yjs, yjs, rest, fn);
         }
     else
         for (; j < n; ++j, w += k)
             for (c = 0; c < blocked; c += count) {
                 count = blocked - c < DG_NR ? blocked - c : DG_NR;
                 for (i = 0; i < count; ++i)
-                    acc[0][i] = row_dot(w, x + (c + i) * xs, k);
-                store(acc[0], bias ? bias + j : NULL, 0, y + c * ycs + j * yjs, ycs, count, fn);
+                    acc[0][i] = bias_of(bias, j) + row_dot(w, x + (c + i) * xs, k);
+                store(acc[0], y + c * ycs + j * yjs, ycs, count, fn);
             }
 }
 

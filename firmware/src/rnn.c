@@ -1,5 +1,10 @@
 #include "dietgen/rnn.h"
 
+static dg_int min_of(dg_int a, dg_int b)
+{
+    return a < b ? a : b;
+}
+
 /* gx(b, c) = W x(t0 + c, b) + bx for the n frames from t0 and every batch entry: one product per entry, its
  * frames the columns, so each weight is read once per n frames instead of once per frame. gx(b, c) starts at
  * gx + (b * frames + c) * rows. */
@@ -7,14 +12,12 @@ static void project(const float *x, const float *w, const float *bx, float *gx, 
                     dg_int frames, dg_int batch, dg_int input, dg_int rows, dg_int sxt, dg_int sxb)
 {
     dg_int b;
+    /* n is at most frames already; saying so lets GCC see, where frames is a constant below DG_MR, that the
+     * product's DG_MR pass cannot run (it would otherwise warn about writes past gx) */
+    n = min_of(n, frames);
     for (b = 0; b < batch; ++b)
         dg_panel_gemm(w, bx, x + t0 * sxt + b * sxb, sxt, gx + b * frames * rows, rows, 1, n, rows, input,
                       DG_NOFN);
-}
-
-static dg_int min_of(dg_int a, dg_int b)
-{
-    return a < b ? a : b;
 }
 
 /* One batch entry's step, all gates in one pass over the hidden units: gx and gh hold its input and recurrent

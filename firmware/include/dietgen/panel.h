@@ -21,15 +21,18 @@
 
 /* A port for the core the code is compiled for, picked by the compiler's own predefined macros (so by the board's
  * -mcpu/-mfpu flags), replaces the two inner loops of dg_panel_gemm: it defines DG_PORT_PANEL and
- *   static void dg_port_panel_mr(const float *w, const float *x, dg_int xs, dg_int k, float acc[DG_MR][DG_NR]);
+ *   static void dg_port_panel_mr(const float *w, const float *x, dg_int xs, dg_int k, const float *start,
+ *                                float acc[DG_MR][DG_NR]);
  *   static void dg_port_panel_1(const float *w, const float *const *runs, dg_int parts, dg_int k, dg_int step,
- *                               float acc[DG_NR]);
+ *                               const float *start, float acc[DG_NR]);
  * The first sets acc to one panel (DG_NR rows of W, packed) times DG_MR columns of x (x(c, p) = x[c*xs + p]).
  * The second multiplies one column, whose values lie in `parts` runs of k floats (an ordinary column is one run),
  * run s against its own panel at w + s*step, and sets acc to the sum over the runs: the sums stay in registers
- * from the first run to the last. A port may also define DG_PORT_PANEL_2 and dg_port_panel_2, the same for two
- * panels at once (the second DG_NR*k floats after the first in every run's weights, acc[2][DG_NR]), sharing each
- * x value between them. -DDG_NO_PORT keeps the portable C (the reference the ports are tested against). */
+ * from the first run to the last. Every column's sums start from the DG_NR floats at start (the panel's bias in
+ * flash, or zeros), so the bias costs no pass of its own. A port may also define DG_PORT_PANEL_2 and
+ * dg_port_panel_2, the same for two panels at once (the second DG_NR*k floats after the first in every run's
+ * weights, its sums starting from the 2*DG_NR floats at start, acc[2][DG_NR]), sharing each x value between them.
+ * -DDG_NO_PORT keeps the portable C (the reference the ports are tested against). */
 #if !defined(DG_NO_PORT)
 #include "dietgen/ports.h"
 #endif

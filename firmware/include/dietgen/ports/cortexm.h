@@ -11,6 +11,7 @@
  *   from the first run to the last. Two panels at once (dg_port_panel_2) share each x value: sums s0-s15.
  * - DG_MR = 2 columns: sums s0-s7 and s8-s15, the weight row in s16-s23, 4 taps of each column in s24-s27 and
  *   s28-s31, all 32 registers. 72 instructions per 4 taps (64 MACs): 1.13 per MAC.
+ * The sums come in with one VLDMIA from where they start (the panel's bias, read in flash, or zeros: panel.h).
  * Each sum gets one VFMA in 8 (or 16), so the FMA latency never holds up the next one. VFMA rounds once (as
  * DG_FMA does in the portable C); the sums run in tap order, so results differ from the portable C (which sums
  * even and odd taps apart) by rounding only.
@@ -43,15 +44,13 @@
 #define DG_CM_TAP2(x0, x1) "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(x0) DG_CM_ROW_8_16(x1)
 
 static inline void dg_port_panel_mr(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int xs, dg_int k,
-                                    float acc[DG_MR][DG_NR])
+                                    const float *DG_RESTRICT start, float acc[DG_MR][DG_NR])
 {
     const float *x1 = x + xs;
     dg_int quads = k >> 2, rest = k & 3;
     __asm__ __volatile__(
-        "vmov s0, s1, %[z], %[z]\n\t" "vmov s2, s3, %[z], %[z]\n\t"
-        "vmov s4, s5, %[z], %[z]\n\t" "vmov s6, s7, %[z], %[z]\n\t"
-        "vmov s8, s9, %[z], %[z]\n\t" "vmov s10, s11, %[z], %[z]\n\t"
-        "vmov s12, s13, %[z], %[z]\n\t" "vmov s14, s15, %[z], %[z]\n\t"
+        "vldmia %[start], {s0-s7}\n\t"
+        "vldmia %[start], {s8-s15}\n\t"
         "cmp %[q], #0\n\t"
         "beq 2f\n"
         "1:\n\t"
@@ -72,39 +71,37 @@ static inline void dg_port_panel_mr(const float *DG_RESTRICT w, const float *DG_
         "4:\n\t"
         "vstmia %[acc], {s0-s15}"
         : [w] "+r"(w), [x0] "+r"(x), [x1] "+r"(x1), [q] "+r"(quads), [r] "+r"(rest)
-        : [z] "r"(0), [acc] "r"(acc)
+        : [start] "r"(start), [acc] "r"(acc)
         : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
           "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30",
           "s31", "cc", "memory");
 }
 
-/* The loop over a column's runs of k floats (runs: the next run's address; k; n: runs left; q, r: counters),
+/* The loop over a column's runs of k floats (runs: the next run's address; k; n: runs left; q: the counter of
+ * the 4-tap groups, then of the taps left),
  * around `quad`, which multiplies 4 taps whose x values are in s24-s27, and `one`, which multiplies one tap whose
  * x value is in s24; `skip` moves the weight pointers on to the next run's panels. */
 #define DG_CM_RUNS(quad, one, skip) \
     "0:\n\t" "ldr %[x], [%[runs]], #4\n\t" "lsrs %[q], %[k], #2\n\t" "beq 2f\n" \
     "1:\n\t" "vldmia %[x]!, {s24-s27}\n\t" quad "subs %[q], %[q], #1\n\t" "bne 1b\n" \
-    "2:\n\t" "ands %[r], %[k], #3\n\t" "beq 4f\n" \
-    "3:\n\t" "vldmia %[x]!, {s24}\n\t" one "subs %[r], %[r], #1\n\t" "bne 3b\n" \
+    "2:\n\t" "ands %[q], %[k], #3\n\t" "beq 4f\n" \
+    "3:\n\t" "vldmia %[x]!, {s24}\n\t" one "subs %[q], %[q], #1\n\t" "bne 3b\n" \
     "4:\n\t" skip "subs %[n], %[n], #1\n\t" "bne 0b\n\t"
 /* One tap of two panels: a row of each (at w and v) into s16-s23 in turn, times sx, into s0-s7 and s8-s15. */
 #define DG_CM_TAP_PAIR(x) "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(x) "vldmia %[v]!, {s16-s23}\n\t" \
     DG_CM_ROW_8_16(x)
 
-/* Sums s0-s7 (and s8-s15) to zero, with the scratch register t. */
-#define DG_CM_ZERO8(a, b, c, d) "vmov s" #a ", s" #b ", %[t], %[t]\n\t" "vmov s" #c ", s" #d ", %[t], %[t]\n\t"
-
 /* One column in `parts` runs (panel.h), the loop over the runs inside the assembly, so the sums stay in
  * s0-s7 from the first run to the last: after a run the weights pointer has moved on by its DG_NR*k floats and
- * skips the rest of that run's step to the next run's panel. */
+ * skips the rest of that run's step to the next run's panel. x holds the sums' start until the first run's
+ * address replaces it: one register fewer, which GCC needs at -O0 (it keeps r7 for the frame). */
 static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *const *runs, dg_int parts, dg_int k,
-                                   dg_int step, float acc[DG_NR])
+                                   dg_int step, const float *DG_RESTRICT start, float acc[DG_NR])
 {
-    const float *x;
-    dg_int q, r, t, skip = step - DG_NR * k;
+    const float *x = start;
+    dg_int q, skip = step - DG_NR * k;
     __asm__ __volatile__(
-        "movs %[t], #0\n\t"
-        DG_CM_ZERO8(0, 1, 2, 3) DG_CM_ZERO8(4, 5, 6, 7)
+        "vldmia %[x], {s0-s7}\n\t"
         DG_CM_RUNS("vldmia %[w]!, {s8-s15}\n\t" DG_CM_ROW_0_8(24)
                    "vldmia %[w]!, {s16-s23}\n\t" DG_CM_ROW_0_16(25)
                    "vldmia %[w]!, {s8-s15}\n\t" DG_CM_ROW_0_8(26)
@@ -112,8 +109,7 @@ static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *cons
                    "vldmia %[w]!, {s8-s15}\n\t" DG_CM_ROW_0_8(24),
                    "add %[w], %[w], %[skip], lsl #2\n\t")
         "vstmia %[acc], {s0-s7}"
-        : [w] "+r"(w), [runs] "+r"(runs), [n] "+r"(parts), [x] "=&r"(x), [q] "=&r"(q), [r] "=&r"(r),
-          [t] "=&r"(t)
+        : [w] "+r"(w), [runs] "+r"(runs), [n] "+r"(parts), [x] "+&r"(x), [q] "=&r"(q)
         : [k] "r"(k), [skip] "r"(skip), [acc] "r"(acc)
         : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
           "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
@@ -121,28 +117,28 @@ static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *cons
 
 /* Two panels against one column in runs: sums s0-s15, each x value (4 at a time in s24-s27) used for a row of
  * each panel, the rows loaded in turn into s16-s23. 75 instructions per 4 taps (64 MACs) where two panel_1
- * passes take 78, and one call's set-up and stores instead of two. */
+ * passes take 78, and one call's set-up and stores instead of two. The second panel's rows start DG_NR*k floats
+ * (k*32 bytes) after the first's; the assembly finds them itself, as GCC at -O0 runs out of registers for one
+ * more in-and-out operand. */
 #define DG_PORT_PANEL_2
 static inline void dg_port_panel_2(const float *DG_RESTRICT w, const float *const *runs, dg_int parts, dg_int k,
-                                   dg_int step, float acc[2][DG_NR])
+                                   dg_int step, const float *DG_RESTRICT start, float acc[2][DG_NR])
 {
-    const float *x, *v = w + DG_NR * k;
-    dg_int q, r, t, skip = step - DG_NR * k;
+    const float *x = start, *v;
+    dg_int q, skip = step - DG_NR * k;
     __asm__ __volatile__(
-        "movs %[t], #0\n\t"
-        DG_CM_ZERO8(0, 1, 2, 3) DG_CM_ZERO8(4, 5, 6, 7) DG_CM_ZERO8(8, 9, 10, 11) DG_CM_ZERO8(12, 13, 14, 15)
+        "add %[v], %[w], %[k], lsl #5\n\t"
+        "vldmia %[x], {s0-s15}\n\t"
         DG_CM_RUNS(DG_CM_TAP_PAIR(24) DG_CM_TAP_PAIR(25) DG_CM_TAP_PAIR(26) DG_CM_TAP_PAIR(27),
                    DG_CM_TAP_PAIR(24),
                    "add %[w], %[w], %[skip], lsl #2\n\t" "add %[v], %[v], %[skip], lsl #2\n\t")
         "vstmia %[acc], {s0-s15}"
-        : [w] "+r"(w), [v] "+r"(v), [runs] "+r"(runs), [n] "+r"(parts), [x] "=&r"(x), [q] "=&r"(q),
-          [r] "=&r"(r), [t] "=&r"(t)
+        : [w] "+r"(w), [v] "=&r"(v), [runs] "+r"(runs), [n] "+r"(parts), [x] "+&r"(x), [q] "=&r"(q)
         : [k] "r"(k), [skip] "r"(skip), [acc] "r"(acc)
         : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
           "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
 }
 
-#undef DG_CM_ZERO8
 #undef DG_CM_TAP_PAIR
 #undef DG_CM_RUNS
 #undef DG_CM_TAP2

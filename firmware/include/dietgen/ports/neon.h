@@ -45,7 +45,7 @@
 #endif
 #endif
 
-/* A panel row of 8 weights into lo and hi, and 8 sums from lo and hi to memory. AArch64 loads a row with one
+/* A panel row of 8 weights (or 8 sums to start from) into lo and hi, and 8 sums from lo and hi to memory. AArch64 loads a row with one
  * LDP at an offset from w. 32-bit NEON loads have no offset form (each VLD1 of a q register at w + 4 costs an
  * ADD), so there a row comes in with one VLD2, which splits it into even and odd rows; the sums keep that order
  * and VST2 interleaves them back. */
@@ -66,11 +66,14 @@
 #endif
 
 static inline void dg_port_panel_mr(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int xs, dg_int k,
-                                    float acc[DG_MR][DG_NR])
+                                    const float *DG_RESTRICT start, float acc[DG_MR][DG_NR])
 {
     const float *x0 = x, *x1 = x + xs, *x2 = x + 2 * xs, *x3 = x + 3 * xs;
-    float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    float32x4_t a0, a1, a2, a3, b0, b1, b2, b3;
     dg_int p = 0;
+    DG_NEON_ROW(a0, b0, start);
+    a1 = a2 = a3 = a0;
+    b1 = b2 = b3 = b0;
 #if defined(__aarch64__)
     for (; p + 4 <= k; p += 4, x0 += 4, x1 += 4, x2 += 4, x3 += 4) {
         float32x4_t v0 = vld1q_f32(x0), v1 = vld1q_f32(x1), v2 = vld1q_f32(x2), v3 = vld1q_f32(x3);
@@ -106,10 +109,11 @@ static inline void dg_port_panel_mr(const float *DG_RESTRICT w, const float *DG_
 }
 
 static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *const *runs, dg_int parts, dg_int k,
-                                   dg_int step, float acc[DG_NR])
+                                   dg_int step, const float *DG_RESTRICT start, float acc[DG_NR])
 {
-    float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    float32x4_t a0, b0, a1 = vdupq_n_f32(0.0f), a2 = a1, a3 = a1, b1 = a1, b2 = a1, b3 = a1;
     dg_int p, s;
+    DG_NEON_ROW(a0, b0, start);
     DG_ROLLED
     for (s = 0; s < parts; ++s) {
         const float *DG_RESTRICT x = runs[s], *DG_RESTRICT u = w + s * step;

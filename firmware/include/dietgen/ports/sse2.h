@@ -32,10 +32,11 @@
     } while (0)
 
 static inline void dg_port_panel_mr(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int xs, dg_int k,
-                                    float acc[DG_MR][DG_NR])
+                                    const float *DG_RESTRICT start, float acc[DG_MR][DG_NR])
 {
     const float *x0 = x, *x1 = x + xs;
-    __m128 a0 = _mm_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    __m128 a0 = _mm_loadu_ps(start), a1 = _mm_loadu_ps(start + 4), a2 = a0, a3 = a1, b0 = _mm_setzero_ps(),
+           b1 = b0, b2 = b0, b3 = b0;
     dg_int p;
     for (p = 0; p + 2 <= k; p += 2, w += 2 * DG_NR) {
         DG_SSE2_TAP(a, w, p);
@@ -59,9 +60,10 @@ static inline void dg_port_panel_mr(const float *DG_RESTRICT w, const float *DG_
     } while (0)
 
 static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *const *runs, dg_int parts, dg_int k,
-                                   dg_int step, float acc[DG_NR])
+                                   dg_int step, const float *DG_RESTRICT start, float acc[DG_NR])
 {
-    __m128 lo0 = _mm_setzero_ps(), lo1 = lo0, lo2 = lo0, lo3 = lo0, hi0 = lo0, hi1 = lo0, hi2 = lo0, hi3 = lo0;
+    __m128 lo0 = _mm_loadu_ps(start), hi0 = _mm_loadu_ps(start + 4), lo1 = _mm_setzero_ps(), lo2 = lo1, lo3 = lo1,
+           hi1 = lo1, hi2 = lo1, hi3 = lo1;
     dg_int p, s;
     DG_ROLLED
     for (s = 0; s < parts; ++s) {
@@ -87,9 +89,10 @@ static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *cons
  * -O3 without -march went from 14,753 to 13,923 instructions, gru24's from 15,229 to 13,898. */
 #define DG_PORT_PANEL_2
 static inline void dg_port_panel_2(const float *DG_RESTRICT w, const float *const *runs, dg_int parts, dg_int k,
-                                   dg_int step, float acc[2][DG_NR])
+                                   dg_int step, const float *DG_RESTRICT start, float acc[2][DG_NR])
 {
-    __m128 a0 = _mm_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    __m128 a0 = _mm_loadu_ps(start), a1 = _mm_loadu_ps(start + 4), a2 = _mm_loadu_ps(start + 8),
+           a3 = _mm_loadu_ps(start + 12), b0 = _mm_setzero_ps(), b1 = b0, b2 = b0, b3 = b0;
     dg_int p, s;
     DG_ROLLED
     for (s = 0; s < parts; ++s) {

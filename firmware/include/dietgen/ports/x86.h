@@ -84,13 +84,13 @@ static inline void dg_x86_fold(__m512 s, __m256 t, float *out)
 }
 
 static inline void dg_port_panel_mr(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int xs, dg_int k,
-                                    float acc[DG_MR][DG_NR])
+                                    const float *DG_RESTRICT start, float acc[DG_MR][DG_NR])
 {
     const float *x0 = x, *x1 = x + xs, *x2 = x + 2 * xs, *x3 = x + 3 * xs;
     /* lanes 2r, 2r + 1 <- row r of the first and of the second tap */
     const __m512i mix = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    __m256 t0 = _mm256_setzero_ps(), t1 = t0, t2 = t0, t3 = t0;
+    __m256 t0 = _mm256_loadu_ps(start), t1 = t0, t2 = t0, t3 = t0;
     dg_int p;
     for (p = 0; p + 4 <= k; p += 4) {
         DG_X86_TAP2(a, p);
@@ -107,10 +107,11 @@ static inline void dg_port_panel_mr(const float *DG_RESTRICT w, const float *DG_
 #undef DG_X86_TAP2
 #else
 static inline void dg_port_panel_mr(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int xs, dg_int k,
-                                    float acc[DG_MR][DG_NR])
+                                    const float *DG_RESTRICT start, float acc[DG_MR][DG_NR])
 {
     const float *x0 = x, *x1 = x + xs, *x2 = x + 2 * xs, *x3 = x + 3 * xs;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    __m256 a0 = _mm256_loadu_ps(start), a1 = a0, a2 = a0, a3 = a0, b0 = _mm256_setzero_ps(), b1 = b0, b2 = b0,
+           b3 = b0;
     dg_int p;
     for (p = 0; p + 2 <= k; p += 2, w += 2 * DG_NR) {
         DG_X86_TAP(a, w, p);
@@ -128,9 +129,9 @@ static inline void dg_port_panel_mr(const float *DG_RESTRICT w, const float *DG_
 /* One column in `parts` runs (panel.h): 4 taps per iteration into 4 sums, which run on from one run to the
  * next (a streamed convolution's one-frame step is three runs of 16 taps). */
 static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *const *runs, dg_int parts, dg_int k,
-                                   dg_int step, float acc[DG_NR])
+                                   dg_int step, const float *DG_RESTRICT start, float acc[DG_NR])
 {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m256 a0 = _mm256_loadu_ps(start), a1 = _mm256_setzero_ps(), a2 = a1, a3 = a1;
     dg_int p, s;
     DG_ROLLED
     for (s = 0; s < parts; ++s) {
@@ -151,9 +152,10 @@ static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *cons
  * sums (two per panel): 4 broadcasts and 8 FMAs per 64 MACs, where two panel_1 calls take 8 broadcasts. */
 #define DG_PORT_PANEL_2
 static inline void dg_port_panel_2(const float *DG_RESTRICT w, const float *const *runs, dg_int parts, dg_int k,
-                                   dg_int step, float acc[2][DG_NR])
+                                   dg_int step, const float *DG_RESTRICT start, float acc[2][DG_NR])
 {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0, x0, x1;
+    __m256 a0 = _mm256_loadu_ps(start), b0 = _mm256_loadu_ps(start + DG_NR), a1 = _mm256_setzero_ps(), b1 = a1, x0,
+           x1;
     dg_int p, s;
     DG_ROLLED
     for (s = 0; s < parts; ++s) {
