@@ -196,8 +196,10 @@ def test_host_sanitized(tmp_path):
 # host tests above build too), ports/x86.h with AVX2 and FMA, and with AVX-512.
 X86_BUILDS = {"sse2": (), "avx2": ("-mavx2", "-mfma"), "avx512": ("-mavx512f", "-mavx2", "-mfma")}
 X86_CPU_FLAGS = {"sse2": ("sse2",), "avx2": ("avx2", "fma"), "avx512": ("avx2", "fma", "avx512f")}
-# Taps past the AVX-512 loop's groups of 4 (k % 4 = 1, 2, 3 after at least one group) and long sums.
+# Taps past the AVX-512 loop's groups of 4 (k % 4 = 1, 2, 3 after at least one group) and long sums; rows around
+# the AVX2 loop's three panels at a time (24 rows): a triple and a panel, two triples and the row-by-row tail.
 X86_KS = (1, 2, 3, 5, 6, 7, 17, 64, 130)
+X86_NS = (*NS, 33, 49)
 
 
 def x86_support(build: str) -> str | None:
@@ -216,7 +218,7 @@ def test_host_x86_port_sanitized(build, tmp_path):
     shapes that leave every remainder of its loops."""
     if (why := x86_support(build)) is not None:
         pytest.skip(why)
-    suite = Suite([Case(*c) for c in itertools.product(NS, X86_KS, MS, (False, True), (False, True),
+    suite = Suite([Case(*c) for c in itertools.product(X86_NS, X86_KS, MS, (False, True), (False, True),
                                                        (False, True))] + RUNS_CASES)
     src = suite.write(tmp_path)
     runs = {}
@@ -227,8 +229,10 @@ def test_host_x86_port_sanitized(build, tmp_path):
 
 
 # Over 128 KB of x (X_BLOCK in panel.c), dg_panel_gemm runs its columns in blocks: blocks of 512 columns and a
-# remainder of 6 (one DG_MR block and single columns), and columns so long that a block is the DG_MR minimum.
+# remainder of 6 (one DG_MR block and single columns), the same with the x86 port's three panels at once, and
+# columns so long that a block is the DG_MR minimum.
 BLOCKED_CASES = [Case(17, 64, 1030, True, True, True), Case(17, 64, 1030, False, False, False),
+                 Case(49, 40, 900, True, False, True),
                  Case(9, 9000, 5, True, False, False), Case(9, 9000, 5, False, True, True)]
 
 

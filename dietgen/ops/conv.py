@@ -302,6 +302,8 @@ class Conv(_Conv1d):
             OpCase("o24_i17_d2_s3_t3", (Rand((2, 17, 11)), _weight(24, 17, 3), _weight(24, seed=1)),
                    {"dilations": (2,), "strides": (3,)}),
             OpCase("o8_t1", (Rand((1, 3, 3)), _weight(8, 3, 3), _weight(8, seed=1))),
+            # rows around the x86 port's three panels at once (24 rows), frames past its 4-column passes
+            OpCase("o49_i5_t11", (Rand((1, 5, 11)), _weight(49, 5, 3), _weight(49, seed=1)), {"pads": (1, 1)}),
             OpCase("o24_i17_k1_t1_in_place", (Rand((2, 17, 1)), _weight(24, 17, 1), _weight(24, seed=1))),
             OpCase("groups2_o24_t5", (Rand((1, 6, 5)), _weight(24, 3, 3), _weight(24, seed=1)),
                    {"group": 2, "dilations": (2,), "pads": (2, 2)}),

@@ -5,22 +5,47 @@
  * block, the ring or the padding) is decided once per frame and tap, where its products land once per frame, so
  * the loops that move the channels have no tests and no divisions. */
 
+/* Columns c in [from, to) of a tile from the channel-major rows of a group (row i at rows + i*lin): out[c*cs + i] =
+ * rows[i*lin + first + c*stride], for i < count. Row by row, each read along its frames: reading down the
+ * channels for each frame instead goes lin floats apart, and at a power-of-two lin those reads fall in the same
+ * few sets of the L1 cache and miss it (a 128-channel tile of 512 frames gathered 4x slower). */
+static void rows_to_columns(const float *rows, dg_int lin, dg_int count, float *out, dg_int cs, dg_int first,
+                            dg_int stride, dg_int from, dg_int to)
+{
+    dg_int i, c;
+    for (i = 0; i < count; ++i, rows += lin)
+        for (c = from; c < to; ++c)
+            out[c * cs + i] = rows[first + c * stride];
+}
+
+/* Columns c in [from, to) of the count floats at out + c*cs set to zero. */
+static void zero_columns(float *out, dg_int cs, dg_int count, dg_int from, dg_int to)
+{
+    for (; from < to; ++from)
+        memset(out + from * cs, 0, (size_t)count * sizeof(float));
+}
+
+/* Of the m columns c whose tap reads frame first + c*stride, the first one that reads a frame >= 0 (stride > 0). */
+static dg_int first_inside(dg_int first, dg_int stride, dg_int m)
+{
+    dg_int c = first < 0 ? (-first + stride - 1) / stride : 0;
+    return c < m ? c : m;
+}
+
 /* The taps of a group's output frames u0 .. u0+m-1: col[c*k*cin_g + j*cin_g + i] = input channel i at frame
- * (u0+c)*stride + j*dilation - pad, zero outside [0, lin) (the padding). */
+ * (u0+c)*stride + j*dilation - pad, zero outside [0, lin) (the padding). Tap by tap, the columns whose frame lies
+ * inside [lo, hi) copied from the rows, the others zeroed: two divisions per tap, none per frame. */
 static void gather(const float *xg, float *col, dg_int cin_g, dg_int lin, dg_int k, dg_int stride,
                    dg_int dilation, dg_int pad, dg_int u0, dg_int m)
 {
-    dg_int c, i, j, at;
-    for (c = 0; c < m; ++c) {
-        at = (u0 + c) * stride - pad;
-        for (j = 0; j < k; ++j, at += dilation, col += cin_g) {
-            if (at >= 0 && at < lin)
-                for (i = 0; i < cin_g; ++i)
-                    col[i] = xg[i * lin + at];
-            else
-                for (i = 0; i < cin_g; ++i)
-                    col[i] = 0.0f;
-        }
+    dg_int j, first, lo, hi, taps = cin_g * k;
+    for (j = 0; j < k; ++j, col += cin_g) {
+        first = u0 * stride + j * dilation - pad;
+        lo = first_inside(first, stride, m);
+        hi = first_inside(first - lin, stride, m); /* >= lo */
+        zero_columns(col, taps, cin_g, 0, lo);
+        rows_to_columns(xg, lin, cin_g, col, taps, first, stride, lo, hi);
+        zero_columns(col, taps, cin_g, hi, m);
     }
 }
 
@@ -58,25 +83,19 @@ static const float *ring_frame(const float *rg, dg_int pos, dg_int at, dg_int sp
 }
 
 /* As gather, from the block and the ring: block frame at = (u0+c)*stride + phase - span + j*dilation, the
- * negative ones from the ring. */
+ * negative ones from the ring (frames whole, so one run of the group's channels each). */
 static void gather_stream(const float *xg, const float *rg, dg_int pos, float *col, dg_int cin_g, dg_int cin,
                           dg_int lin, dg_int span, dg_int k, dg_int stride, dg_int dilation, dg_int phase,
                           dg_int u0, dg_int m)
 {
-    dg_int c, i, j, at;
-    const float *from;
-    for (c = 0; c < m; ++c) {
-        at = (u0 + c) * stride + phase - span;
-        for (j = 0; j < k; ++j, at += dilation, col += cin_g) {
-            if (at >= 0) {
-                for (i = 0; i < cin_g; ++i)
-                    col[i] = xg[i * lin + at];
-            } else {
-                from = ring_frame(rg, pos, at, span, cin);
-                for (i = 0; i < cin_g; ++i)
-                    col[i] = from[i];
-            }
-        }
+    dg_int c, j, first, lo, taps = cin_g * k;
+    for (j = 0; j < k; ++j, col += cin_g) {
+        first = u0 * stride + phase - span + j * dilation;
+        lo = first_inside(first, stride, m);
+        for (c = 0; c < lo; ++c)
+            memcpy(col + c * taps, ring_frame(rg, pos, first + c * stride, span, cin),
+                   (size_t)cin_g * sizeof(float));
+        rows_to_columns(xg, lin, cin_g, col, taps, first, stride, lo, m);
     }
 }
 
@@ -144,11 +163,8 @@ DG_API void dg_conv1d_stream(const float *x, const float *w, const float *b, flo
 static void contributions(const float *xg, const float *wg, float *col, float *z, dg_int cin_g, dg_int rows,
                           dg_int lin, dg_int t0, dg_int m)
 {
-    dg_int c, i;
     if (lin > 1) { /* the frames become columns; one frame (a streamed step) is a column already */
-        for (c = 0; c < m; ++c)
-            for (i = 0; i < cin_g; ++i)
-                col[c * cin_g + i] = xg[i * lin + t0 + c];
+        rows_to_columns(xg, lin, cin_g, col, cin_g, t0, 1, 0, m);
         xg = col;
     }
     dg_panel_gemm(wg, NULL, xg, cin_g, z, rows, 1, m, rows, cin_g, DG_NOFN);

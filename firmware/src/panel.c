@@ -16,7 +16,7 @@ static inline float bias_of(const float *bias, dg_int j)
 }
 
 /* Where the sums of the panels from row j start (panel.h): the bias, read where it is in flash, or zeros. */
-static const float DG_FLASH no_bias[2 * DG_NR] = {0.0f};
+static const float DG_FLASH no_bias[3 * DG_NR] = {0.0f};
 
 static inline const float *starts(const float *bias, dg_int j)
 {
@@ -193,7 +193,19 @@ static void product(const float *w, const float *bias, const float *x, dg_int xs
     }
     if (!blocked)
         return;
-    for (j = 0; j + DG_NR <= n; j += DG_NR, w += DG_NR * k)
+    j = 0;
+#if defined(DG_PORT_PANEL_MR3)
+    for (; j + 3 * DG_NR <= n; j += 3 * DG_NR, w += 3 * DG_NR * k)
+        for (c = 0; c < blocked; c += DG_MR) {
+            float acc3[3][DG_MR][DG_NR];
+            dg_int g;
+            dg_port_panel_mr3(w, x + c * xs, xs, k, starts(bias, j), acc3);
+            for (g = 0; g < 3; ++g)
+                for (i = 0; i < DG_MR; ++i)
+                    store(acc3[g][i], y + (c + i) * ycs + (j + g * DG_NR) * yjs, yjs, DG_NR, fn);
+        }
+#endif
+    for (; j + DG_NR <= n; j += DG_NR, w += DG_NR * k)
         for (c = 0; c < blocked; c += DG_MR) {
             panel_mr(w, x + c * xs, xs, k, starts(bias, j), acc);
             for (i = 0; i < DG_MR; ++i)

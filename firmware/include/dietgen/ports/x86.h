@@ -4,10 +4,10 @@
  * From the portable C, GCC keeps DG_MR = 4 columns' sums in four 8-lane vectors: four chains of multiply-adds,
  * while an FMA takes 4 cycles and two can start per cycle, so the loop waits on its own sums half the time.
  * Here a panel's 8 rows are one __m256 per column, and:
- * - AVX2, DG_MR = 4 columns: even and odd taps sum apart (8 chains, 8 of the 16 ymm registers), added together
- *   at the end. Per tap a weight row is one load, each column's x one broadcast load (VBROADCASTSS, which costs
- *   a load port and nothing else) and one FMA: 4 FMAs per 5 loads, so the loads bound it, at 4/5 of the FMA
- *   throughput.
+ * - AVX2, DG_MR = 4 columns: three panels at a time (dg_port_panel_mr3, 12 chains), then one (even and odd
+ *   taps summing apart: 8 chains, 8 of the 16 ymm registers, added together at the end). Per tap a weight row is
+ *   one load, each column's x one broadcast load (VBROADCASTSS, which costs a load port and nothing else) and
+ *   one FMA: one panel takes 5 loads for 4 FMAs, so the loads bound it; three take 7 for 12.
  * - AVX-512, DG_MR = 4 columns: a zmm holds two taps of a panel, interleaved by one two-source permutation
  *   (VPERMT2PS) of two weight rows so that lanes 2r and 2r + 1 are row r at taps p and p + 1, and each column
  *   multiplies it by the pair x[p], x[p + 1] broadcast to every lane pair (VBROADCASTSD, again a load only). The
@@ -38,6 +38,7 @@
 #ifndef DG_PORT_X86_H
 #define DG_PORT_X86_H
 #include <immintrin.h>
+#include <stddef.h>
 
 #define DG_PORT_PANEL
 
@@ -45,9 +46,19 @@
 #error "the x86 panel port is written for DG_MR == 4 (panel.h)"
 #endif
 
+/* v stays in a register: GCC otherwise folds a weight row's load into each FMA that uses it (vfmadd231ps with a
+ * memory operand), a load per FMA where one serves them all, and the loads, not the FMAs, bound the loop. An
+ * empty asm that takes v in a register is opaque to that folding and costs no instruction. */
+#if defined(__GNUC__)
+#define DG_X86_IN_REGISTER(v) __asm__("" : "+x"(v))
+#else
+#define DG_X86_IN_REGISTER(v) ((void)0)
+#endif
+
 /* One tap (a weight row) into the 4 sums a0-a3 of the columns at x0-x3, offset p. */
 #define DG_X86_TAP(a, wrow, p) do { \
         __m256 r_ = _mm256_loadu_ps(wrow); \
+        DG_X86_IN_REGISTER(r_); \
         a##0 = _mm256_fmadd_ps(r_, _mm256_broadcast_ss(x0 + (p)), a##0); \
         a##1 = _mm256_fmadd_ps(r_, _mm256_broadcast_ss(x1 + (p)), a##1); \
         a##2 = _mm256_fmadd_ps(r_, _mm256_broadcast_ss(x2 + (p)), a##2); \
@@ -123,6 +134,84 @@ static inline void dg_port_panel_mr(const float *DG_RESTRICT w, const float *DG_
     _mm256_storeu_ps(acc[1], _mm256_add_ps(a1, b1));
     _mm256_storeu_ps(acc[2], _mm256_add_ps(a2, b2));
     _mm256_storeu_ps(acc[3], _mm256_add_ps(a3, b3));
+}
+
+/* Three panels (24 rows) against DG_MR = 4 columns: 12 sums in 12 of the 16 ymm registers, a tap's three
+ * weight rows in three more and each column's x broadcast into the last. Per tap 3 weight loads and 4
+ * broadcasts feed 12 FMAs, where one panel takes 5 loads for 4: the FMAs, not the loads, bound it, and 12
+ * independent chains cover the FMA latency (4-5 cycles, two pipes). All 16 registers are taken, which leaves
+ * GCC's allocator no room: written in C, it spilled a sum to the stack (a store and a load every tap) wherever
+ * the loop was inlined into a larger function, so the loop is assembly. Measured (-O3 -march=native, this
+ * machine's AMD EPYC, best of 15): dense512's product 21.6 -> 48 G MAC/s, one 128-channel conv tile 21.7 -> 49,
+ * against an FMA peak of 50.5 (firmware/harness/fma_peak.c). */
+#define DG_PORT_PANEL_MR3
+static inline void dg_port_panel_mr3(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int xs, dg_int k,
+                                     const float *DG_RESTRICT start, float acc[3][DG_MR][DG_NR])
+{
+    const float *x3 = x + 3 * xs;
+    /* 64-bit registers for the addressing (dg_int is 32 bits) */
+    ptrdiff_t panel_bytes = (ptrdiff_t)DG_NR * k * (ptrdiff_t)sizeof(float);
+    ptrdiff_t column_bytes = (ptrdiff_t)xs * (ptrdiff_t)sizeof(float), n = k;
+    __m256 a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, wu, wv, wt, xb;
+    /* the sums start from start's 24 floats; k may be 0 */
+    __asm__("vmovups (%[s]), %[a0]\n\t"
+            "vmovaps %[a0], %[a1]\n\t"
+            "vmovaps %[a0], %[a2]\n\t"
+            "vmovaps %[a0], %[a3]\n\t"
+            "vmovups 32(%[s]), %[b0]\n\t"
+            "vmovaps %[b0], %[b1]\n\t"
+            "vmovaps %[b0], %[b2]\n\t"
+            "vmovaps %[b0], %[b3]\n\t"
+            "vmovups 64(%[s]), %[c0]\n\t"
+            "vmovaps %[c0], %[c1]\n\t"
+            "vmovaps %[c0], %[c2]\n\t"
+            "vmovaps %[c0], %[c3]\n\t"
+            "test %[n], %[n]\n\t"
+            "jz 2f\n"
+            "1:\n\t"
+            "vmovups (%[w]), %[wu]\n\t"
+            "vmovups (%[w],%[pb]), %[wv]\n\t"
+            "vmovups (%[w],%[pb],2), %[wt]\n\t"
+            "vbroadcastss (%[x]), %[xb]\n\t"
+            "vfmadd231ps %[wu], %[xb], %[a0]\n\t"
+            "vfmadd231ps %[wv], %[xb], %[b0]\n\t"
+            "vfmadd231ps %[wt], %[xb], %[c0]\n\t"
+            "vbroadcastss (%[x],%[cb]), %[xb]\n\t"
+            "vfmadd231ps %[wu], %[xb], %[a1]\n\t"
+            "vfmadd231ps %[wv], %[xb], %[b1]\n\t"
+            "vfmadd231ps %[wt], %[xb], %[c1]\n\t"
+            "vbroadcastss (%[x],%[cb],2), %[xb]\n\t"
+            "vfmadd231ps %[wu], %[xb], %[a2]\n\t"
+            "vfmadd231ps %[wv], %[xb], %[b2]\n\t"
+            "vfmadd231ps %[wt], %[xb], %[c2]\n\t"
+            "vbroadcastss (%[x3]), %[xb]\n\t"
+            "vfmadd231ps %[wu], %[xb], %[a3]\n\t"
+            "vfmadd231ps %[wv], %[xb], %[b3]\n\t"
+            "vfmadd231ps %[wt], %[xb], %[c3]\n\t"
+            "add $32, %[w]\n\t"
+            "add $4, %[x]\n\t"
+            "add $4, %[x3]\n\t"
+            "dec %[n]\n\t"
+            "jnz 1b\n"
+            "2:"
+            : [a0] "=&x"(a0), [a1] "=&x"(a1), [a2] "=&x"(a2), [a3] "=&x"(a3), [b0] "=&x"(b0), [b1] "=&x"(b1),
+              [b2] "=&x"(b2), [b3] "=&x"(b3), [c0] "=&x"(c0), [c1] "=&x"(c1), [c2] "=&x"(c2), [c3] "=&x"(c3),
+              [wu] "=&x"(wu), [wv] "=&x"(wv), [wt] "=&x"(wt), [xb] "=&x"(xb), [w] "+r"(w), [x] "+r"(x),
+              [x3] "+r"(x3), [n] "+r"(n)
+            : [pb] "r"(panel_bytes), [cb] "r"(column_bytes), [s] "r"(start)
+            : "cc", "memory");
+    _mm256_storeu_ps(acc[0][0], a0);
+    _mm256_storeu_ps(acc[0][1], a1);
+    _mm256_storeu_ps(acc[0][2], a2);
+    _mm256_storeu_ps(acc[0][3], a3);
+    _mm256_storeu_ps(acc[1][0], b0);
+    _mm256_storeu_ps(acc[1][1], b1);
+    _mm256_storeu_ps(acc[1][2], b2);
+    _mm256_storeu_ps(acc[1][3], b3);
+    _mm256_storeu_ps(acc[2][0], c0);
+    _mm256_storeu_ps(acc[2][1], c1);
+    _mm256_storeu_ps(acc[2][2], c2);
+    _mm256_storeu_ps(acc[2][3], c3);
 }
 #endif
 
