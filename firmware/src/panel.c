@@ -126,6 +126,9 @@ static inline void panel_2(const float *DG_RESTRICT w, const float *const *runs,
 }
 #endif
 
+#if defined(DG_PORT_ROW_DOT)
+#define row_dot dg_port_row_dot
+#else
 /* One unpacked row against one column, two chains. */
 static inline float row_dot(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int k)
 {
@@ -139,6 +142,7 @@ static inline float row_dot(const float *DG_RESTRICT w, const float *DG_RESTRICT
         even = DG_FMA(DG_RD(w + p), x[p], even);
     return even + odd;
 }
+#endif
 
 /* One column against all of W, y(j) at y[j*ys]. The column's values lie in `parts` runs of len floats (an
  * ordinary column is one run), W_s (packed, n x len) at w + s*n*len; each panel's sums stay in registers across

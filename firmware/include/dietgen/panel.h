@@ -32,6 +32,9 @@
  * flash, or zeros), so the bias costs no pass of its own. A port may also define DG_PORT_PANEL_2 and
  * dg_port_panel_2, the same for two panels at once (the second DG_NR*k floats after the first in every run's
  * weights, its sums starting from the 2*DG_NR floats at start, acc[2][DG_NR]), sharing each x value between them.
+ * A port may define DG_PORT_ROW_DOT and
+ *   static float dg_port_row_dot(const float *w, const float *x, dg_int k);
+ * the dot product of one unpacked row (the rows after the last full panel) with one column.
  * -DDG_NO_PORT keeps the portable C (the reference the ports are tested against). */
 #if !defined(DG_NO_PORT)
 #include "dietgen/ports.h"

@@ -10,6 +10,7 @@
  *   weight loads and one broadcast per column serve 16 MACs.
  * - One column (the one-frame streaming step), in runs (panel.h): 4 taps per iteration into 4 pairs of sums,
  *   which run on from one run to the next; two panels at once share each x value's broadcast.
+ * - The rows after the last full panel: 8 taps per iteration in two vectors of sums.
  * Only the summation order differs from the portable C. */
 #ifndef DG_PORT_SSE2_H
 #define DG_PORT_SSE2_H
@@ -122,5 +123,25 @@ static inline void dg_port_panel_2(const float *DG_RESTRICT w, const float *cons
     _mm_storeu_ps(acc[1] + 4, _mm_add_ps(a3, b3));
 }
 
+
+/* One unpacked row (the rows after the last full panel) against one column: 8 taps per iteration in two 4-lane
+ * vectors of sums, where the portable C keeps two scalar chains. */
+#define DG_PORT_ROW_DOT
+static inline float dg_port_row_dot(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int k)
+{
+    __m128 a = _mm_setzero_ps(), b = a;
+    float sum;
+    dg_int p;
+    for (p = 0; p + 8 <= k; p += 8) {
+        a = _mm_add_ps(a, _mm_mul_ps(_mm_loadu_ps(w + p), _mm_loadu_ps(x + p)));
+        b = _mm_add_ps(b, _mm_mul_ps(_mm_loadu_ps(w + p + 4), _mm_loadu_ps(x + p + 4)));
+    }
+    a = _mm_add_ps(a, b);
+    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    sum = _mm_cvtss_f32(_mm_add_ss(a, _mm_shuffle_ps(a, a, 1)));
+    for (; p < k; ++p)
+        sum = DG_FMA(w[p], x[p], sum);
+    return sum;
+}
 
 #endif

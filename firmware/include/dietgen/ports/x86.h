@@ -23,6 +23,7 @@
  *   the one-sample steps of gru24 from 3,501 to 3,042 instructions and conv16 from 6,900 to 6,497. A column in
  *   several runs (a streamed convolution's taps) keeps its sums in the same registers from the first run to the
  *   last: conv16 5,404 -> 4,824, gru24 2,980 -> 2,728.
+ * - The rows after the last full panel (dg_port_row_dot): 16 taps per iteration in two vectors of sums.
  * FMA rounds once per multiply-add (as DG_FMA does in the portable C with FMA enabled); only the summation
  * order differs from the portable C.
  * Measured on this machine's Xeon (AVX-512, shared by other jobs, so wall-clock figures vary by 2x between runs:
@@ -271,6 +272,33 @@ static inline void dg_port_panel_2(const float *DG_RESTRICT w, const float *cons
     }
     _mm256_storeu_ps(acc[0], _mm256_add_ps(a0, a1));
     _mm256_storeu_ps(acc[1], _mm256_add_ps(b0, b1));
+}
+
+/* One unpacked row (the rows after the last full panel) against one column: 16 taps per iteration in two 8-lane
+ * vectors of sums, where the portable C keeps two scalar chains and GCC -O3 does not vectorise them (a one-hot
+ * conditioning of 1000 inputs into 4 outputs took half of SING's x86 step that way). */
+#define DG_PORT_ROW_DOT
+static inline float dg_port_row_dot(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int k)
+{
+    __m256 a = _mm256_setzero_ps(), b = a;
+    __m128 s;
+    float sum;
+    dg_int p;
+    for (p = 0; p + 16 <= k; p += 16) {
+        a = _mm256_fmadd_ps(_mm256_loadu_ps(w + p), _mm256_loadu_ps(x + p), a);
+        b = _mm256_fmadd_ps(_mm256_loadu_ps(w + p + 8), _mm256_loadu_ps(x + p + 8), b);
+    }
+    if (p + 8 <= k) {
+        a = _mm256_fmadd_ps(_mm256_loadu_ps(w + p), _mm256_loadu_ps(x + p), a);
+        p += 8;
+    }
+    a = _mm256_add_ps(a, b);
+    s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    sum = _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
+    for (; p < k; ++p)
+        sum = DG_FMA(w[p], x[p], sum);
+    return sum;
 }
 
 #undef DG_X86_TAP
