@@ -164,14 +164,14 @@ typedef struct {
 #define DG_EXPF_MAX 88.72283172607421875f   /* the largest x whose e^x rounds to a finite float */
 #define DG_EXPF_MIN -87.33654022216796875f  /* the smallest x whose e^x is at least FLT_MIN */
 
-static inline uint32_t dg_f2u(float f)
+static DG_INLINE uint32_t dg_f2u(float f)
 {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
     return u;
 }
 
-static inline float dg_u2f(uint32_t u)
+static DG_INLINE float dg_u2f(uint32_t u)
 {
     float f;
     memcpy(&f, &u, sizeof f);
@@ -184,7 +184,7 @@ static inline float dg_u2f(uint32_t u)
  * Horner steps fused multiply-adds where the core has them (DG_FMA); what remains is float rounding. k comes from
  * the bits of y + 1.5 * 2^23 (round to nearest, no float-to-int conversion and no branch on the sign). Every
  * variant below shares this range reduction and polynomial. */
-static inline float dg_exp_reduced(float x, dg_int *k)
+static DG_INLINE float dg_exp_reduced(float x, dg_int *k)
 {
     float y = x * 1.44269504088896341f, fk = (y + 12582912.0f) - 12582912.0f, r;
     *k = (dg_int)(dg_f2u(y + 12582912.0f) - 0x4b400000u);
@@ -198,7 +198,7 @@ static inline float dg_exp_reduced(float x, dg_int *k)
  * k is then at most 127, so 2^k is one multiply, and there are no edges to select. tanh and sigmoid, whose
  * arguments are clamped anyway, spend a third fewer instructions this way. Same errors. */
 #define DG_EXP_SAFE 88.0f
-static inline float dg_exp_in_range(float x)
+static DG_INLINE float dg_exp_in_range(float x)
 {
     dg_int k;
     float p = dg_exp_reduced(x, &k);
@@ -206,7 +206,7 @@ static inline float dg_exp_in_range(float x)
 }
 
 /* 2^k for the full range of k (-126..128) in two halves, so that neither leaves the normal range. */
-static inline float dg_exp_scaled(float p, dg_int k)
+static DG_INLINE float dg_exp_scaled(float p, dg_int k)
 {
     dg_int h = k / 2;
     return p * dg_u2f((uint32_t)(h + 127) << 23) * dg_u2f((uint32_t)(k - h + 127) << 23);
@@ -215,7 +215,7 @@ static inline float dg_exp_scaled(float p, dg_int k)
 /* tanh on |x| below 0.55: |x| + |x|^3 Q(x^2), Q the degree-4 minimax fit of (tanh(x) - x) / x^3 for relative
  * error (1.0e-9), so small signals keep their relative precision. Above it tanh is 1 - 2 / (e^(2|x|) + 1), which
  * rounds to exactly 1 from |x| = 9.01 on (clamping at 9.5 keeps e^(2|x|) finite and lets NaN through). */
-static inline float dg_tanh_small(float a)
+static DG_INLINE float dg_tanh_small(float a)
 {
     float s = a * a;
     return DG_FMA(a * s, DG_FMA(DG_FMA(DG_FMA(DG_FMA(-0.0062742396258f, s, 0.021071679890f), s, -0.053852308542f),
@@ -229,19 +229,22 @@ static inline float dg_tanh_small(float a)
  * arithmetic a branch would have skipped, and GCC turns no more than one such select per loop into a blend. Same
  * polynomials, same errors. */
 #define DG_VECTOR_MATH 1
+/* ...and always inline (DG_INLINE): a gate loop vectorises only where they are inlined into it, and GCC's
+ * inlining budget for a whole model's unity file ran out before them once the panel product grew (the demo's
+ * x86 step took 4x as long, its LSTM gates one scalar call per activation). */
 
 /* mask ? a : b, for a mask of all ones or all zeros (dg_mask). */
-static inline float dg_pick(uint32_t mask, float a, float b)
+static DG_INLINE float dg_pick(uint32_t mask, float a, float b)
 {
     return dg_u2f((dg_f2u(a) & mask) | (dg_f2u(b) & ~mask));
 }
 
-static inline uint32_t dg_mask(int condition)
+static DG_INLINE uint32_t dg_mask(int condition)
 {
     return 0u - (uint32_t)condition;
 }
 
-static inline float dg_expf(float x)
+static DG_INLINE float dg_expf(float x)
 {
     uint32_t over = dg_mask(isgreater(x, DG_EXPF_MAX)), under = dg_mask(isless(x, DG_EXPF_MIN));
     dg_int k;
@@ -252,7 +255,7 @@ static inline float dg_expf(float x)
 }
 
 /* Both branches computed and one selected; the sign bit of x is copied last, which keeps -0 and odd symmetry. */
-static inline float dg_tanhf(float x)
+static DG_INLINE float dg_tanhf(float x)
 {
     float a = fabsf(x), large;
     large = 1.0f - 2.0f / (dg_exp_in_range(2.0f * dg_pick(dg_mask(isgreater(a, 9.5f)), 9.5f, a)) + 1.0f);
@@ -262,7 +265,7 @@ static inline float dg_tanhf(float x)
 /* 1 / (1 + e^-x): exactly 1 once e^-x is below half an ulp of 1 (x > 16.6), exactly 0 once e^-x overflows.
  * e^-x clamped into dg_exp_in_range's range (the ends give 1 and a result below 7e-39), the overflow's 0 chosen
  * by one mask; NaN passes through every comparison. */
-static inline float dg_sigmoidf(float x)
+static DG_INLINE float dg_sigmoidf(float x)
 {
     float v = -x;
     v = dg_pick(dg_mask(isgreater(v, DG_EXP_SAFE)), DG_EXP_SAFE, dg_pick(dg_mask(isless(v, DG_EXPF_MIN)),
