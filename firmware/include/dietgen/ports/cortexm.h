@@ -18,8 +18,9 @@
  * Measured (QEMU instruction counts, the same on the M4F, M7 and M33 to 1 %; tests/test_kernels.py):
  *   per MAC added by a tap (n = 24, k 17 -> 64): one column 1.21, 2 columns 1.12 (portable C 2.28, 1.81);
  *   whole dg_panel_gemm call, n = 24, k = 64: 1.74 and 1.54 (portable C 3.29, 2.36);
- *                             n = 64, k = 256: 1.33 and 1.22 (portable C 2.59, 1.94).
- * The difference is panel.c's stores (bias, activation, strided y) and call set-up, which the port leaves alone.
+ *                             n = 64, k = 256: 1.33 and 1.22 (portable C 2.59, 1.94),
+ * measured while the bias still took a pass of its own after the product (it is the sums' start now, so whole
+ * calls cost a little less). The difference is panel.c's stores (activation, strided y) and call set-up.
  * s16-s31 are callee-saved: GCC saves those the asm clobbers (one VPUSH and one VPOP per dg_panel_gemm call). */
 #ifndef DG_PORT_CORTEXM_H
 #define DG_PORT_CORTEXM_H

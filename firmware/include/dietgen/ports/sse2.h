@@ -86,8 +86,8 @@ static inline void dg_port_panel_1(const float *DG_RESTRICT w, const float *cons
 
 /* Two panels against one column in runs: each x value broadcast (a load and a shuffle) once for both. 2 taps per
  * iteration into 8 sums (two panels, their low and high rows, even and odd taps): 2 broadcasts, 8 loads,
- * 8 multiplies and 8 adds per 32 MACs, where two panel_1 calls take 4 broadcasts. conv16's one-sample step at
- * -O3 without -march went from 14,753 to 13,923 instructions, gru24's from 15,229 to 13,898. */
+ * 8 multiplies and 8 adds per 32 MACs, where two panel_1 calls take 4 broadcasts. When this came in, conv16's
+ * one-sample step at -O3 without -march went from 14,753 to 13,923 instructions, gru24's from 15,229 to 13,898. */
 #define DG_PORT_PANEL_2
 static inline void dg_port_panel_2(const float *DG_RESTRICT w, const float *const *runs, dg_int parts, dg_int k,
                                    dg_int step, const float *DG_RESTRICT start, float acc[2][DG_NR])

@@ -26,16 +26,13 @@
  * - The rows after the last full panel (dg_port_row_dot): 16 taps per iteration in two vectors of sums.
  * FMA rounds once per multiply-add (as DG_FMA does in the portable C with FMA enabled); only the summation
  * order differs from the portable C.
- * Measured on this machine's Xeon (AVX-512, shared by other jobs, so wall-clock figures vary by 2x between runs:
- * read them side by side). Callgrind counts are of the AVX2 build (valgrind decodes no AVX-512), -O3 -mavx2:
- *   per MAC added by a tap (n = 24, k 17 -> 64; tests/test_kernels.py): one column 0.36, 4 + 1 columns 0.34
- *   (portable C 2.02 and 0.73);
- *   dense512 (Dense 512 -> 512 over 256 rows), whole call: 0.34 instructions per MAC (portable C 0.70).
- * Wall clock, generated C at -O3 -march=native, medians of 7 run side by side, FMA peak measured in the same run
- * (71 G MAC/s): dense512 AVX-512 2.8 ms, 33 % of the peak; AVX2 3.9 ms, 24 % (portable C 8.2-21 ms, 4-12 %). The
- * panel product alone at that shape (best of 15): AVX-512 48-55 G MAC/s, AVX2 31-36, portable C 3-5. conv128
- * reached 13 % of the peak with 2-frame tiles, every pass one column; with the 32-frame tiles wide layers take
- * now (dietgen/ops/conv.py) 35-41 %, its gather (conv.c) still moving each input 3 times. */
+ * Measured on an earlier round's Xeon (AVX-512; callgrind counts of the AVX2 build, valgrind decodes no AVX-512):
+ * per MAC added by a tap (n = 24, k 17 -> 64; tests/test_kernels.py) one column 0.36, 4 + 1 columns 0.34 (portable
+ * C 2.02 and 0.73); the panel product at dense512's shape (best of 15) AVX-512 48-55 G MAC/s, AVX2 31-36 with one
+ * panel per pass, portable C 3-5. On an AMD EPYC (AVX2 only, FMA peak 50.5 G MAC/s), three panels per pass: that
+ * product 48 G MAC/s, and whole layers (docs/benchmarks.md, -O3 -march=native, medians side by side) dense512 at
+ * 90 % and conv128 at 70 % of the peak, both at onnxruntime's speed. Wall-clock figures on these shared machines
+ * vary by 2x between runs: read them side by side. */
 #ifndef DG_PORT_X86_H
 #define DG_PORT_X86_H
 #include <immintrin.h>
