@@ -1,9 +1,9 @@
 #include "dietgen/conv.h"
 
 /* Every multiply-add runs in dg_panel_gemm over a tile of frames; what is left here is moving data: gathering the
- * taps into columns (Conv) and adding the products into the output (ConvTranspose). Where a tap reads from (the
- * block, the ring or the padding) is decided once per frame and tap, where its products land once per frame, so
- * the loops that move the channels have no tests and no divisions. */
+ * taps into columns (Conv) and adding the products into the output (ConvTranspose). Which of a tile's frames a
+ * tap reads from the block, the ring or the padding is decided once per tap, where its products land once per
+ * frame, so the loops that move the channels have no tests and no divisions. */
 
 /* Columns c in [from, to) of a tile from the channel-major rows of a group (row i at rows + i*lin): out[c*cs + i] =
  * rows[i*lin + first + c*stride], for i < count. A few rows go frame by frame, each column written in one run;
@@ -14,15 +14,19 @@ static void rows_to_columns(const float *rows, dg_int lin, dg_int count, float *
                             dg_int stride, dg_int from, dg_int to)
 {
     dg_int i, c;
-    rows += first;
+    if (from >= to)
+        return;
+    rows += first + from * stride; /* column from's frame in row 0: inside the rows, as every frame read is */
+    out += from * cs;
+    to -= from;
     if (count <= 8)
-        for (c = from; c < to; ++c)
+        for (c = 0; c < to; ++c)
             for (i = 0; i < count; ++i)
                 out[c * cs + i] = rows[i * lin + c * stride];
     else
-        for (i = 0; i < count; ++i, rows += lin)
-            for (c = from; c < to; ++c)
-                out[c * cs + i] = rows[c * stride];
+        for (i = 0; i < count; ++i)
+            for (c = 0; c < to; ++c)
+                out[c * cs + i] = rows[i * lin + c * stride];
 }
 
 /* Columns c in [from, to) of the count floats at out + c*cs set to zero. */
