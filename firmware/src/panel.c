@@ -15,8 +15,13 @@ static inline float bias_of(const float *bias, dg_int j)
     return bias ? DG_RD(bias + j) : 0.0f;
 }
 
-/* Where the sums of the panels from row j start (panel.h): the bias, read where it is in flash, or zeros. */
+/* Where the sums of the panels from row j start (panel.h): the bias, read where it is in flash, or zeros, for as
+ * many panels as a pass takes (three where the port has a three-panel pass: only those builds pay the flash). */
+#if defined(DG_PORT_PANEL_MR3)
 static const float DG_FLASH no_bias[3 * DG_NR] = {0.0f};
+#else
+static const float DG_FLASH no_bias[2 * DG_NR] = {0.0f};
+#endif
 
 static inline const float *starts(const float *bias, dg_int j)
 {
