@@ -1,15 +1,15 @@
 """Calibration of the per-core cost model (dietgen.cost) on the emulators: ``dietgen calibrate``.
 
-It runs a fixed set of small models (convolutions, recurrent layers, transposed-convolution decoders,
-embeddings, and a synthesizer's signal ops with dietgen::NoiseFIR, in three sizes each, offline and as streamed
-step programs of one and more frames), none of them an example model, on each emulated core, and fits the table
-to the per-node counts. The counts of a whole step are exact, but its split into nodes is blurred: in the one
-translation unit a model compiles to, the compiler inlines a kernel called once and specialises it to its sizes
-(on AArch64 it also vectorises it), so one node costs a quarter of what the same node costs where its kernel is
-shared. The fit therefore weighs each node by its relative error (a one-frame step fitted as well as a whole
-window) or by the square root of its count (the large nodes that make most of a step pull harder), keeps the
-weighting whose estimates of the calibration models' totals come out closer, and scales the table by the factor
-that centres those totals (the geometric mean of count over estimate).
+It runs a fixed set of small models (convolutions, stacks of gated layers, recurrent layers, transposed-convolution
+decoders, embeddings, and a synthesizer's signal ops with dietgen::NoiseFIR, in three sizes each, offline and as
+streamed step programs of one and more frames), none of them an example model, on each emulated core, and fits the
+table to the per-node counts. The counts of a whole step are exact, but its split into nodes is blurred: in the one
+translation unit a model compiles to, the compiler inlines a kernel called once and specialises it to its sizes (on
+AArch64 it also vectorises it), so one node costs a quarter of what the same node costs where its kernel is shared.
+The fit therefore weighs each node by its relative error (a one-frame step fitted as well as a whole window) or by
+the square root of its count (the large nodes that make most of a step pull harder), keeps the weighting whose
+estimates of the calibration models' totals come out closer, and scales the table by the factor that centres those
+totals (the geometric mean of count over estimate).
 It sits above both the cost model and the emulators (which count with the cost model's kernel_calls).
 """
 from __future__ import annotations
@@ -63,6 +63,29 @@ def calibration_models() -> list[tuple[str, Callable, dict, Any]]:
             g = torch.tanh(a) * torch.sigmoid(b)
             y = self.out(torch.relu(h + self.res(g)))
             return (y + self.skip(g)).transpose(1, 2)
+
+    class Stack(nn.Module):
+        """Gated residual layers of doubling dilation summed into a skip path, as a sample-level WaveNet stacks
+        them: every layer calls the same kernels, which the compiler then shares between the layers rather than
+        specialising each call (a one-layer model's kernels are inlined where they are called)."""
+
+        def __init__(self, c, layers):
+            super().__init__()
+            self.inp = nn.Conv1d(1, c, 1)
+            self.dilations = [2 ** i for i in range(layers)]
+            self.gate = nn.ModuleList(nn.Conv1d(c, 2 * c, 2, dilation=d) for d in self.dilations)
+            self.res = nn.ModuleList(nn.Conv1d(c, c, 1) for _ in self.dilations)
+            self.skip = nn.ModuleList(nn.Conv1d(c, c, 1) for _ in self.dilations)
+            self.out = nn.Conv1d(c, 4, 1)
+
+        def forward(self, x):
+            h, s = self.inp(x), 0
+            for d, gate, res, skip in zip(self.dilations, self.gate, self.res, self.skip):
+                a, b = gate(nn.functional.pad(h, (d, 0))).chunk(2, dim=1)
+                g = torch.tanh(a) * torch.sigmoid(b)
+                h = h + res(g)
+                s = s + skip(g)
+            return self.out(torch.relu(s)).transpose(1, 2)
 
     class Recurrent(nn.Module):
         def __init__(self, i, h, w=None):
@@ -204,6 +227,10 @@ def calibration_models() -> list[tuple[str, Callable, dict, Any]]:
             # one-sample steps of wider stacks, as WaveNet runs: 1x1 convolutions on one frame take no gather
             ("gated-16-step1", lambda: Gated(16, 2), {"x": (1, 1, 16)}, StreamSpec(1)),
             ("gated-24-step1", lambda: Gated(24, 4), {"x": (1, 1, 16)}, StreamSpec(1)),
+            ("stack-6x3", lambda: Stack(6, 3), {"x": (1, 1, 24)}, offline),
+            ("stack-8x4-step1", lambda: Stack(8, 4), {"x": (1, 1, 32)}, StreamSpec(1)),
+            ("stack-16x6-step1", lambda: Stack(16, 6), {"x": (1, 1, 96)}, StreamSpec(1)),
+            ("stack-12x3-step4", lambda: Stack(12, 3), {"x": (1, 1, 32)}, StreamSpec(4)),
             ("recurrent-8-step1", lambda: Recurrent(3, 8), {"x": (1, 12, 3)}, StreamSpec(1)),
             ("recurrent-16-step1", lambda: Recurrent(4, 16, 32), {"x": (1, 4, 4)}, StreamSpec(1)),
             ("recurrent-12-step4", lambda: Recurrent(4, 12), {"x": (1, 8, 4)}, StreamSpec(4)),

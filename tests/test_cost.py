@@ -54,9 +54,8 @@ def compiled_example(root):
     return functools.cache(lambda name: compile_model(root / "examples" / name))
 
 
-# The issue's bound is 10 %: measured, 8 of these 9 are within it; WaveNet's many tiny one-frame nodes reach
-# -14.5 % on the Cortex-A53 (inlined and vectorised differently from the calibration models' shared kernels).
-EXAMPLE_BOUND = 0.15
+# The issue's bound. Measured, the largest of these 9 is SING on the Cortex-M0+ (+9.3 %).
+EXAMPLE_BOUND = 0.10
 
 
 @pytest.mark.parametrize("core", EXAMPLE_CORES)
