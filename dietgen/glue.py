@@ -9,6 +9,7 @@ from typing import Any
 
 from dietgen.boards import Board
 from dietgen.errors import DietgenError
+from dietgen.toolchain.cross import optimisation_flags
 
 ROLES = ("generator", "effect")
 EARLEPHILHOWER_PLATFORM = "https://github.com/maxgerhardt/platform-raspberrypi.git"
@@ -144,8 +145,8 @@ def glue_values(board: Board, role: str) -> dict[str, Any]:
         raise DietgenError(f"role {role!r}: expected one of {', '.join(ROLES)}")
     family = family_of(board)
     if family == "linux":
-        # -O3: GCC vectorises the activation loops (the branch-free math of common.h) for NEON only at -O3
-        return {"family": family, "glue": {"template": None, "build_flags": ["-O3"], "lib_deps": [],
+        return {"family": family, "glue": {"template": None, "build_flags": list(optimisation_flags(board)),
+                                           "lib_deps": [],
                                            "runtime": [], "audio_out": None, "audio_in": None, "midi_in": None},
                 "hw_chunk": "1", "hw_chunk_text": "none: the program writes each block as soon as it is computed, "
                                                   "paced by aplay's buffer or the file"}

@@ -29,7 +29,7 @@ static void gru_update(const float *DG_RESTRICT gx, const float *DG_RESTRICT gh,
     float *out = y ? y : h; /* written with h in the same pass; when there is no y, a second store to h */
     dg_int j;
     if (linear_before_reset) {
-        for (j = 0; j < hidden; ++j) {
+        DG_SIMD for (j = 0; j < hidden; ++j) {
             float z = dg_sigmoidf(gx[j] + gh[j]), reset = dg_sigmoidf(gxr[j] + ghr[j]);
             float n = dg_tanhf(DG_FMA(reset, ghn[j] + (bh ? DG_RD(bh + j) : 0.0f), gxn[j]));
             float v = DG_FMA(z, h[j] - n, n);
@@ -38,7 +38,7 @@ static void gru_update(const float *DG_RESTRICT gx, const float *DG_RESTRICT gh,
         }
     } else {
         /* ghn already multiplied r * h: see dg_gru */
-        for (j = 0; j < hidden; ++j) {
+        DG_SIMD for (j = 0; j < hidden; ++j) {
             float z = dg_sigmoidf(gx[j] + gh[j]), n = dg_tanhf(gxn[j] + ghn[j]);
             float v = DG_FMA(z, h[j] - n, n);
             out[j] = v;
@@ -65,7 +65,7 @@ DG_API void dg_gru(const float *x, const float *w, const float *r, const float *
                 dg_panel_gemm(r, NULL, h, hidden, gh, rows, 1, batch, 2 * hidden, hidden, DG_NOFN);
                 for (b = 0; b < batch; ++b) {
                     const float *gxr = gx + (b * frames + t) * rows + hidden, *ghr = gh + b * rows + hidden;
-                    for (j = 0; j < hidden; ++j)
+                    DG_SIMD for (j = 0; j < hidden; ++j)
                         rh[b * hidden + j] = dg_sigmoidf(gxr[j] + ghr[j]) * h[b * hidden + j];
                 }
                 dg_panel_gemm(r + 2 * hidden * hidden, NULL, rh, hidden, gh + 2 * hidden, rows, 1, batch, hidden,
@@ -86,7 +86,7 @@ static void lstm_update(const float *DG_RESTRICT gx, const float *DG_RESTRICT gh
     const float *gxo = gx + hidden, *gxf = gx + 2 * hidden, *gxc = gx + 3 * hidden;
     const float *gho = gh + hidden, *ghf = gh + 2 * hidden, *ghc = gh + 3 * hidden;
     dg_int j;
-    for (j = 0; j < hidden; ++j) {
+    DG_SIMD for (j = 0; j < hidden; ++j) {
         float in = dg_sigmoidf(gx[j] + gh[j]), o = dg_sigmoidf(gxo[j] + gho[j]);
         float forget = dg_sigmoidf(gxf[j] + ghf[j]), cand = dg_tanhf(gxc[j] + ghc[j]);
         c[j] = DG_FMA(forget, c[j], in * cand);

@@ -229,6 +229,13 @@ static DG_INLINE float dg_tanh_small(float a)
  * arithmetic a branch would have skipped, and GCC turns no more than one such select per loop into a blend. Same
  * polynomials, same errors. */
 #define DG_VECTOR_MATH 1
+/* DG_SIMD marks a loop over activations as a SIMD loop (OpenMP's simd directive; no threads, no runtime), for
+ * builds with -fopenmp-simd -DDG_OMP_SIMD (the Pis': toolchain/cross.py's optimisation_flags). GCC's cost model
+ * charges a loop the vector constants of these functions but not the scalar ones, so on the Cortex-A72 it keeps
+ * loops of fewer than 11 floats scalar: WaveNet's gates of 8 channels, a panel's 8 sums, an LSTM of 8 units. */
+#if defined(DG_OMP_SIMD)
+#define DG_SIMD _Pragma("omp simd")
+#endif
 /* ...and always inline (DG_INLINE): a gate loop vectorises only where they are inlined into it, and GCC's
  * inlining budget for a whole model's unity file ran out before them once the panel product grew (the demo's
  * x86 step took 4x as long, its LSTM gates one scalar call per activation). */
@@ -369,12 +376,16 @@ static inline float dg_powf(float a, float b)
     return odd ? -r : r;
 }
 
+#ifndef DG_SIMD
+#define DG_SIMD /* a loop the compiler vectorises as its cost model decides */
+#endif
+
 /* y[i] = f(x[i]) for n floats, x == y allowed. The switch runs once per call and each kind gets its own loop,
  * free of per-element dispatch, which the compiler can unroll or vectorise. DG_MAP is that loop, v the input. */
 static inline void dg_map_n(dg_fn f, const float *x, float *y, dg_int n)
 {
     dg_int i;
-#define DG_MAP(expr) for (i = 0; i < n; ++i) { float v = x[i]; y[i] = (expr); } break
+#define DG_MAP(expr) DG_SIMD for (i = 0; i < n; ++i) { float v = x[i]; y[i] = (expr); } break
     switch (f.kind) {
 #if DG_USE_RELU
     case DG_F_RELU: DG_MAP(v > 0.0f ? v : 0.0f);
