@@ -41,6 +41,7 @@ EXAMPLES = ("ddsp", "sing", "wavenet", "demo")
 TARGET_PEAK = 0.30          # of the single-core FMA peak, on the largest conv and dense layers
 TARGET_PER_MAC = 2.0        # instructions per MAC on the Cortex-M4F and M7
 TARGET_CODE_BYTES = 8192    # the runtime's own code for a GRU model on the M4F
+TARGET_COST = 0.10          # the cost model's estimate of an example's step against the emulator's count
 PER_MAC_OPS = {"Conv": "Conv", "ConvStream": "Conv", "ConvTranspose": "ConvTranspose",
                "ConvTransposeStream": "ConvTranspose", "Dense": "Dense", "GRU": "GRU", "LSTM": "LSTM"}
 
@@ -216,7 +217,8 @@ def before_after(reports: dict, steps: list[dict], base: dict, rev: str) -> list
     return lines
 
 
-def targets(reports: dict, steps: list[dict], m7: dict, code: tuple[int, list[str]]) -> list[str]:
+def targets(reports: dict, steps: list[dict], m7: dict, code: tuple[int, list[str]],
+            costs: dict[tuple[str, str], tuple[str, float]]) -> list[str]:
     """The issue's targets, each with the number measured in this run and the distance to it."""
     lines = ["| target | measured | met |", "|---|---|---|"]
     for row in steps:
@@ -243,6 +245,42 @@ def targets(reports: dict, steps: list[dict], m7: dict, code: tuple[int, list[st
     size, libm = code
     lines.append(f"| gru24 on the Cortex-M4F: runtime code <= {TARGET_CODE_BYTES:,} bytes | {size:,} bytes "
                  f"(libm calls: {', '.join(libm) or 'none'}) | {'yes' if size <= TARGET_CODE_BYTES else 'no'} |")
+    within = sum(abs(error) <= TARGET_COST for _, error in costs.values())
+    (core, name), (_, error) = max(costs.items(), key=lambda kv: abs(kv[1][1]))
+    lines.append(f"| cost model within {TARGET_COST:.0%} of the emulator on the examples | {within} of {len(costs)} "
+                 f"example-core pairs (worst: {name} on the {core}, {error:+.1%}) | "
+                 f"{'yes' if within == len(costs) else 'no'} |")
+    return lines
+
+
+def cost_model() -> dict[tuple[str, str], tuple[str, float]]:
+    """(core, example) -> (board, estimate / count - 1): the cost model's estimate of each example's step
+    (dietgen.cost, the committed tables) against the emulator's count of a steady-state step, on every core with
+    a table and an emulator (the AVR holds none of the examples)."""
+    from dietgen.calibrate import calibration_boards, measure
+    from dietgen.cost import block_counts, has_cost_table
+    from dietgen.pipeline import compile_model
+    compiled = {name: compile_model(ROOT / "examples" / name) for name in EXAMPLES}
+    errors = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for core, board in sorted(calibration_boards().items()):
+            if core == "avr" or not has_cost_table(core):
+                continue
+            for name, c in compiled.items():
+                _, counted = measure(c, board, Path(tmp) / f"{core}-{name}")
+                errors[core, name] = (board.id, block_counts(c.graph, core)[0] / counted - 1)
+    return errors
+
+
+def cost_model_table(errors: dict[tuple[str, str], tuple[str, float]]) -> list[str]:
+    cores = sorted({core for core, _ in errors}, key=lambda c: (not c.startswith("cortex-m"), c))
+    lines = ["Estimate (dietgen.cost) over the emulator's count of one step, per core (the board it is emulated "
+             f"as) and example; the issue's bound is {TARGET_COST:.0%}.", "",
+             f"| core | {' | '.join(EXAMPLES)} |", "|---|" + "---:|" * len(EXAMPLES)]
+    for core in cores:
+        board = errors[core, EXAMPLES[0]][0]
+        lines.append(f"| {core} ({board}) | " + " | ".join(f"{errors[core, name][1]:+.1%}" for name in EXAMPLES)
+                     + " |")
     return lines
 
 
@@ -282,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(stream_steps.SEED)
     gru = stream_steps.CASES_BY_NAME["gru24"]
     code = runtime_code_bytes(gru.factory().eval(), args.board, {"x": gru.shape}, StreamSpec(1, {"x": gru.time_axis}))
+    print("cost model", file=sys.stderr)
+    costs = cost_model()
     peak = next(iter(reports.values()))
     text = [
         "# Benchmarks",
@@ -302,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "## Targets",
         "",
-        *targets(reports, steps, m7, code),
+        *targets(reports, steps, m7, code, costs),
         "",
         "## Before and after the kernel work",
         "",
@@ -315,6 +355,10 @@ def main(argv: list[str] | None = None) -> int:
         f"## On an emulated board ({args.board}): where the instructions go",
         "",
         *board_table(reports),
+        "",
+        "## The cost model against the emulators",
+        "",
+        *cost_model_table(costs),
         "",
         "## Instructions per streaming step against RTNeural",
         "",
