@@ -322,13 +322,15 @@ def main(argv: list[str] | None = None) -> int:
     code = runtime_code_bytes(gru.factory().eval(), args.board, {"x": gru.shape}, StreamSpec(1, {"x": gru.time_axis}))
     print("cost model", file=sys.stderr)
     costs = cost_model()
-    peak = next(iter(reports.values()))
+    peaks = [r.fma_peak_macs_per_second / 1e9 for r in reports.values()]
     text = [
         "# Benchmarks",
         "",
         f"Written by `benchmarks/report.py` on {date.today().isoformat()} ({platform.machine()}, "
         f"{platform.processor() or 'CPU'}; one thread per runtime; FMA peak of this core "
-        f"{peak.fma_peak_macs_per_second / 1e9:.1f} G MACs/s, {peak.fma_peak_how}). Wall-clock figures are medians "
+        f"{min(peaks):.1f}-{max(peaks):.1f} G MACs/s as measured in each model's run, "
+        f"{next(iter(reports.values())).fma_peak_how}; each row's share of the peak is of its own run's). "
+        f"Wall-clock figures are medians "
         f"of {args.repeats} repeats run side by side in one run on a shared machine: read the ratios. Instruction "
         f"counts (callgrind, QEMU) are deterministic. Nothing here is asserted by a test.",
         "",
