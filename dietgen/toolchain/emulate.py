@@ -138,7 +138,10 @@ def symbols(elf: Path, board: Board) -> dict[str, tuple[int, int]]:
 
 def _markers(elf: Path, board: Board, c_name: str) -> dict[str, int]:
     syms = symbols(elf, board)
-    missing = [s for s in ("dg_mark_begin", "dg_mark_end", f"{c_name}_step") if s not in syms]
+    # The model's own step: a note player's build may inline NAME_step into NAME_play_step (a small model at -O3,
+    # WaveNet on the Pis) and link without it, so either entry names the model.
+    entry = f"{c_name}_step" if f"{c_name}_step" in syms else f"{c_name}_play_step"
+    missing = [s for s in ("dg_mark_begin", "dg_mark_end", entry) if s not in syms]
     if missing:
         raise DietgenError(f"{elf.name} has no symbol {missing[0]}; build it with build_elf")
     # Thumb function symbols carry the mode in bit 0. An image built without count_nodes has no dg_mark_node
