@@ -39,10 +39,8 @@ def family(board: Board) -> str:
 
 def optimisation_flags(board: Board) -> tuple[str, ...]:
     """How the board's builds optimise, its PlatformIO project's (glue.py) and dietgen's own: AVR for size; the
-    Pis at -O3, where GCC vectorises the activation and gate loops for NEON, and with OpenMP's simd loops (no
-    threads, no runtime), which common.h's DG_SIMD marks them as: GCC's cost model charges a loop its vector
-    constants but not its scalar ones, and so keeps loops of fewer than 11 floats scalar on the Cortex-A72 (WaveNet's
-    gates of 8 channels, a panel's 8 sums, an LSTM of 8 units: half its step on the A72)."""
+    Pis at -O3, where GCC vectorises the activation and gate loops for NEON, with OpenMP's simd loops on (no
+    threads, no runtime) for the short ones common.h marks DG_SIMD (why: see there)."""
     return {"avr": ("-Os",), "linux": ("-O3", "-fopenmp-simd", "-DDG_OMP_SIMD")}.get(family(board), ("-O2",))
 
 
