@@ -182,34 +182,39 @@ static DG_INLINE float dg_u2f(uint32_t u)
  * head (k * head is exact for |k| <= 128) and a tail, so r carries no cancellation error. e^r = 1 + r + r^2 P(r),
  * P the degree-4 minimax (Remez) fit of (e^r - 1 - r) / r^2 for relative error (3.1e-9) on |r| <= 0.348, its
  * Horner steps fused multiply-adds where the core has them (DG_FMA); what remains is float rounding. k comes from
- * the bits of y + 1.5 * 2^23 (round to nearest, no float-to-int conversion and no branch on the sign). Every
- * variant below shares this range reduction and polynomial. */
-static DG_INLINE float dg_exp_reduced(float x, dg_int *k)
+ * y + 1.5 * 2^23, whose low bits hold k in two's complement (round to nearest, no float-to-int conversion and no
+ * branch on the sign): *kbits gets those bits, 0x4b400000 + k. Returns q = e^r - 1, so that callers finish
+ * 2^k (1 + q) as one multiply-add, 2^k + q 2^k: an instruction and a rounding fewer. Every variant below shares
+ * this range reduction and polynomial. */
+static DG_INLINE float dg_exp_reduced(float x, uint32_t *kbits)
 {
     float y = x * 1.44269504088896341f, fk = (y + 12582912.0f) - 12582912.0f, r;
-    *k = (dg_int)(dg_f2u(y + 12582912.0f) - 0x4b400000u);
+    *kbits = dg_f2u(y + 12582912.0f);
     r = DG_FMA(-fk, 1.42860676533018690e-6f, DG_FMA(-fk, 0.693145751953125f, x));
-    return 1.0f + DG_FMA(r * r, DG_FMA(DG_FMA(DG_FMA(DG_FMA(0.0013814191334f, r, 0.0083689140156f), r,
-                                                     0.041668407619f), r, 0.16666519642f), r, 0.49999994040f),
-                         r);
+    return DG_FMA(r * r, DG_FMA(DG_FMA(DG_FMA(DG_FMA(0.0013814191334f, r, 0.0083689140156f), r, 0.041668407619f),
+                                       r, 0.16666519642f), r, 0.49999994040f),
+                  r);
 }
 
-/* e^x for callers that keep x within [DG_EXPF_MIN, DG_EXP_SAFE] themselves (or pass NaN, which comes out NaN):
- * k is then at most 127, so 2^k is one multiply, and there are no edges to select. tanh and sigmoid, whose
- * arguments are clamped anyway, spend a third fewer instructions this way. Same errors. */
+/* 1 + e^x, what tanh and sigmoid divide by, for callers that keep x within [DG_EXPF_MIN, DG_EXP_SAFE] themselves
+ * (or pass NaN, which comes out NaN): k is then at most 127, so 2^k is a normal float, and there are no edges to
+ * select; tanh and sigmoid, whose arguments are clamped anyway, spend a third fewer instructions this way. 2^k's
+ * bits are (k + 127) << 23, which is (kbits << 23) + (127 << 23) modulo 2^32, since 0x4b400000 << 23 wraps to 0:
+ * two integer instructions, without taking k out. The 1 goes onto 2^k before the multiply-add. Same errors. */
 #define DG_EXP_SAFE 88.0f
-static DG_INLINE float dg_exp_in_range(float x)
+static DG_INLINE float dg_one_plus_exp(float x)
 {
-    dg_int k;
-    float p = dg_exp_reduced(x, &k);
-    return p * dg_u2f(((uint32_t)k + 127u) << 23);
+    uint32_t kbits;
+    float q = dg_exp_reduced(x, &kbits), s = dg_u2f((kbits << 23) + 0x3f800000u);
+    return DG_FMA(q, s, 1.0f + s);
 }
 
 /* 2^k for the full range of k (-126..128) in two halves, so that neither leaves the normal range. */
-static DG_INLINE float dg_exp_scaled(float p, dg_int k)
+static DG_INLINE float dg_exp_scaled(float q, uint32_t kbits)
 {
-    dg_int h = k / 2;
-    return p * dg_u2f((uint32_t)(h + 127) << 23) * dg_u2f((uint32_t)(k - h + 127) << 23);
+    dg_int k = (dg_int)(kbits - 0x4b400000u), h = k / 2;
+    float s = dg_u2f((uint32_t)(h + 127) << 23);
+    return DG_FMA(q, s, s) * dg_u2f((uint32_t)(k - h + 127) << 23);
 }
 
 /* tanh on |x| below 0.55: |x| + |x|^3 Q(x^2), Q the degree-4 minimax fit of (tanh(x) - x) / x^3 for relative
@@ -253,10 +258,9 @@ static DG_INLINE uint32_t dg_mask(int condition)
 
 static DG_INLINE float dg_expf(float x)
 {
-    uint32_t over = dg_mask(isgreater(x, DG_EXPF_MAX)), under = dg_mask(isless(x, DG_EXPF_MIN));
-    dg_int k;
-    float p = dg_exp_reduced(dg_pick(over, DG_EXPF_MAX, dg_pick(under, DG_EXPF_MIN, x)), &k);
-    float e = dg_exp_scaled(p, k);
+    uint32_t over = dg_mask(isgreater(x, DG_EXPF_MAX)), under = dg_mask(isless(x, DG_EXPF_MIN)), kbits;
+    float q = dg_exp_reduced(dg_pick(over, DG_EXPF_MAX, dg_pick(under, DG_EXPF_MIN, x)), &kbits);
+    float e = dg_exp_scaled(q, kbits);
     /* above the range +Inf, below it 0, NaN itself (NaN compares neither greater nor less) */
     return dg_pick(over, INFINITY, dg_pick(under, 0.0f, dg_pick(dg_mask(x != x), x, e)));
 }
@@ -265,49 +269,57 @@ static DG_INLINE float dg_expf(float x)
 static DG_INLINE float dg_tanhf(float x)
 {
     float a = fabsf(x), large;
-    large = 1.0f - 2.0f / (dg_exp_in_range(2.0f * dg_pick(dg_mask(isgreater(a, 9.5f)), 9.5f, a)) + 1.0f);
+    large = 1.0f - 2.0f / dg_one_plus_exp(2.0f * dg_pick(dg_mask(isgreater(a, 9.5f)), 9.5f, a));
     return dg_u2f(dg_f2u(dg_pick(dg_mask(isless(a, 0.55f)), dg_tanh_small(a), large)) | (dg_f2u(x) & 0x80000000u));
 }
 
 /* 1 / (1 + e^-x): exactly 1 once e^-x is below half an ulp of 1 (x > 16.6), exactly 0 once e^-x overflows.
- * e^-x clamped into dg_exp_in_range's range (the ends give 1 and a result below 7e-39), the overflow's 0 chosen
+ * e^-x clamped into dg_one_plus_exp's range (the ends give 1 and a result below 7e-39), the overflow's 0 chosen
  * by one mask; NaN passes through every comparison. */
 static DG_INLINE float dg_sigmoidf(float x)
 {
     float v = -x;
     v = dg_pick(dg_mask(isgreater(v, DG_EXP_SAFE)), DG_EXP_SAFE, dg_pick(dg_mask(isless(v, DG_EXPF_MIN)),
                                                                          DG_EXPF_MIN, v));
-    return dg_pick(dg_mask(isless(x, -DG_EXPF_MAX)), 0.0f, 1.0f / (1.0f + dg_exp_in_range(v)));
+    return dg_pick(dg_mask(isless(x, -DG_EXPF_MAX)), 0.0f, 1.0f / dg_one_plus_exp(v));
 }
 #else
-/* Scalar FPUs (the Cortex-M4F, M7, M33; soft float): branches, so that only the side taken is paid for. */
+/* Scalar FPUs (the Cortex-M4F, M7, M33; soft float): branches, so that only the side taken is paid for, and as
+ * few of them as the common case allows: each float comparison is a compare, a flags transfer and a branch. */
 static inline float dg_expf(float x)
 {
-    dg_int k;
-    float p;
+    uint32_t kbits;
+    float q;
     if (x > DG_EXPF_MAX)
         return INFINITY;
     if (!(x >= DG_EXPF_MIN))
         return x != x ? x : 0.0f;
-    p = dg_exp_reduced(x, &k);
-    return dg_exp_scaled(p, k);
+    q = dg_exp_reduced(x, &kbits);
+    return dg_exp_scaled(q, kbits);
 }
 
-/* The sign of x (-0 included) goes on last, which keeps odd symmetry. */
+/* The sign of x (-0 included) goes on last, which keeps odd symmetry: t is never negative, so the sign bit of x
+ * alone decides (copysignf would also clear t's). */
 static inline float dg_tanhf(float x)
 {
     float a = fabsf(x);
-    float t = a < 0.55f ? dg_tanh_small(a) : 1.0f - 2.0f / (dg_exp_in_range(2.0f * (a > 9.5f ? 9.5f : a)) + 1.0f);
-    return copysignf(t, x);
+    float t = a < 0.55f ? dg_tanh_small(a) : 1.0f - 2.0f / dg_one_plus_exp(2.0f * (a > 9.5f ? 9.5f : a));
+    return dg_f2u(x) >> 31 ? -t : t;
 }
 
-/* 1 / (1 + e^-x) (see above), e^-x clamped into dg_exp_in_range's range, 0 where e^-x overflows. */
+/* 1 / (1 + e^-x) (see above). Within |x| <= 17, where the gates of a network live, e^-x is in range as it is: one
+ * comparison. Beyond it (and for NaN, which fails it) the ends: 1 above (the result rounds to 1 from 16.6 on), 0
+ * where e^-x overflows, and e^-x clamped to DG_EXP_SAFE in between. */
 static inline float dg_sigmoidf(float x)
 {
-    float v = -x;
-    if (v > DG_EXPF_MAX)
-        return 0.0f;
-    return 1.0f / (1.0f + dg_exp_in_range(v > DG_EXP_SAFE ? DG_EXP_SAFE : (v < DG_EXPF_MIN ? DG_EXPF_MIN : v)));
+    if (!(fabsf(x) <= 17.0f)) {
+        if (x > 0.0f || x != x)
+            return x > 0.0f ? 1.0f : x;
+        if (x < -DG_EXPF_MAX)
+            return 0.0f;
+        return 1.0f / dg_one_plus_exp(x < -DG_EXP_SAFE ? DG_EXP_SAFE : -x);
+    }
+    return 1.0f / dg_one_plus_exp(-x);
 }
 #endif
 
