@@ -305,6 +305,11 @@ def test_emulated_core(board, tmp_path, record_property):
             assert ours < theirs, f"{board} m={m}: port {ours:.2f} instructions per MAC, portable C {theirs:.2f}"
             if cortex_m:
                 assert ours < 1.3, f"{board} m={m}: {ours:.2f} instructions per MAC"
+        if cortex_m:
+            # a row after the last full panel (dg_port_row_dot): 4 chains, 8 instructions per 4 taps
+            ours, theirs = (per_mac_growth(suite, run, n=1, m=1) for run in (port, reference))
+            record_property("row_dot_instructions_per_mac", f"{ours:.3f} (portable C {theirs:.3f})")
+            assert ours < 2.1 and ours < theirs, f"{board} row dot: {ours:.2f} per MAC, portable C {theirs:.2f}"
 
 
 def per_mac_growth(suite: Suite, run, n: int, m: int, k0: int = 17, k1: int = 64) -> float:
@@ -329,6 +334,9 @@ void dg_probe(const float *w, const float *x, const float *b, float *acc1, float
     dg_port_panel_1(w, &x, 1, 7, 0, b, acc1);
 #if defined(DG_PORT_PANEL_2)
     dg_port_panel_2(w, &x, 1, 7, 0, b, acc);
+#endif
+#if defined(DG_PORT_ROW_DOT)
+    acc1[0] = dg_port_row_dot(w, x, 7);
 #endif
 }
 #endif

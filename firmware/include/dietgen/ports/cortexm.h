@@ -140,6 +140,49 @@ static inline void dg_port_panel_2(const float *DG_RESTRICT w, const float *cons
           "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "cc", "memory");
 }
 
+/* One unpacked row (the rows after the last full panel: panel.h) against one column: 4 chains, the first in the
+ * register GCC gives the result and s1-s3 the others, with 4 weights and 4 x values per pair of VLDMIAs: 8
+ * instructions per 4 taps (2 per MAC), where GCC's two chains from the portable C took 10 per 2 taps. The chains
+ * meet after the last group of 4, then the taps left go onto the sum. */
+#define DG_PORT_ROW_DOT
+static inline float dg_port_row_dot(const float *DG_RESTRICT w, const float *DG_RESTRICT x, dg_int k)
+{
+    float sum;
+    dg_int quads = k >> 2, rest = k & 3;
+    __asm__ __volatile__(
+        "vmov %[sum], %[zero]\n\t"
+        "vmov s1, s2, %[zero], %[zero]\n\t"
+        "vmov s3, %[zero]\n\t"
+        "cmp %[q], #0\n\t"
+        "beq 2f\n"
+        "1:\n\t"
+        "vldmia %[w]!, {s4-s7}\n\t"
+        "vldmia %[x]!, {s8-s11}\n\t"
+        "vfma.f32 %[sum], s4, s8\n\t"
+        "vfma.f32 s1, s5, s9\n\t"
+        "vfma.f32 s2, s6, s10\n\t"
+        "vfma.f32 s3, s7, s11\n\t"
+        "subs %[q], %[q], #1\n\t"
+        "bne 1b\n\t"
+        "vadd.f32 s1, s1, s2\n\t"
+        "vadd.f32 %[sum], %[sum], s3\n\t"
+        "vadd.f32 %[sum], %[sum], s1\n"
+        "2:\n\t"
+        "cmp %[r], #0\n\t"
+        "beq 4f\n"
+        "3:\n\t"
+        "vldmia %[w]!, {s4}\n\t"
+        "vldmia %[x]!, {s8}\n\t"
+        "vfma.f32 %[sum], s4, s8\n\t"
+        "subs %[r], %[r], #1\n\t"
+        "bne 3b\n"
+        "4:"
+        : [sum] "=&t"(sum), [w] "+r"(w), [x] "+r"(x), [q] "+r"(quads), [r] "+r"(rest)
+        : [zero] "r"(0)
+        : "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "cc", "memory");
+    return sum;
+}
+
 #undef DG_CM_TAP_PAIR
 #undef DG_CM_RUNS
 #undef DG_CM_TAP2
