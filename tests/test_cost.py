@@ -1,5 +1,6 @@
 """The per-core cost model: calibrated tables, estimates close to the emulator counts on models outside the
-calibration set (25 % for the demo on every core, EXAMPLE_BOUND for the examples), and the calibration itself."""
+calibration set (EXAMPLE_BOUND for the examples and the demo; 25 % for the tiny model the AVR runs), and the
+calibration itself."""
 from __future__ import annotations
 
 import functools
@@ -18,6 +19,10 @@ from golden_models import tiny_conv_dense
 EMULATED_CORES = ["avr", "cortex-m0plus", "cortex-m3", "cortex-m4f", "cortex-m7", "cortex-m33", "cortex-a53",
                   "cortex-a72", "cortex-a76"]
 
+# The issue's bound, for the examples (none of them in the calibration set). Measured, the largest of the 15 pairs
+# below is WaveNet on the Cortex-A53 (-8.8 %); of the demo on the 8 Cortex cores, the A76 (+4.3 %).
+EXAMPLE_BOUND = 0.10
+
 
 @pytest.fixture(scope="module")
 def demo(root):
@@ -30,7 +35,7 @@ def boards_by_core():
 
 
 @pytest.mark.parametrize("core", EMULATED_CORES)
-def test_estimate_within_25_percent_of_emulator(core, demo, boards_by_core, tmp_path, record_property):
+def test_estimate_of_the_demo_within_bound(core, demo, boards_by_core, tmp_path, record_property):
     # The demo needs more RAM than an AVR has: AVR is checked on the tiny golden model (not calibrated on either).
     compiled = compile_model(tiny_conv_dense()) if core == "avr" else demo
     board = boards_by_core[core]
@@ -40,22 +45,21 @@ def test_estimate_within_25_percent_of_emulator(core, demo, boards_by_core, tmp_
     record_property("cost_error", json.dumps({"core": core, "board": board.id, "model": compiled.c_name,
                                               "unit": cost_table(core)["unit"], "count": counted,
                                               "estimate": estimate}))
-    assert abs(error) <= 0.25, f"{core}: estimate {estimate:.0f} vs emulator {counted} ({100 * error:+.1f}%)"
+    bound = 0.25 if core == "avr" else EXAMPLE_BOUND
+    assert abs(error) <= bound, f"{core}: estimate {estimate:.0f} vs emulator {counted} ({100 * error:+.1f}%)"
     assert sum(per_node.values()) == pytest.approx(estimate)
 
 
-# One core per family, each quick to emulate: soft-float Cortex-M, Cortex-M with an FPU, Cortex-A (qemu-user).
-# AVR is left out: no example model fits its memory.
-EXAMPLE_CORES = ["cortex-m0plus", "cortex-m33", "cortex-a53"]
+# One core per family, each quick to emulate: soft-float Cortex-M, Cortex-M with an FPU, Cortex-A (qemu-user); and
+# the two where the estimate last missed the bound: SING on the M3, whose software float is faster on the zeros a
+# ReLU leaves, and DDSP on the A72, whose oscillator bank costs more per harmonic at 16 harmonics than at 8.
+# AVR is left out: no example model fits its memory. benchmarks/report.py measures every example on every core.
+EXAMPLE_CORES = ["cortex-m0plus", "cortex-m3", "cortex-m33", "cortex-a53", "cortex-a72"]
 
 
 @pytest.fixture(scope="module")
 def compiled_example(root):
     return functools.cache(lambda name: compile_model(root / "examples" / name))
-
-
-# The issue's bound. Measured, the largest of these 9 is SING on the Cortex-M0+ (+9.3 %).
-EXAMPLE_BOUND = 0.10
 
 
 @pytest.mark.parametrize("core", EXAMPLE_CORES)
