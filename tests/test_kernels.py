@@ -338,6 +338,9 @@ void dg_probe(const float *w, const float *x, const float *b, float *acc1, float
 #if defined(DG_PORT_ROW_DOT)
     acc1[0] = dg_port_row_dot(w, x, 7);
 #endif
+#if defined(DG_PORT_PANEL_MR_STORE)
+    dg_port_panel_mr_store(w, x, 7, 7, b, acc[0], 1, 8);
+#endif
 }
 #endif
 """

@@ -231,6 +231,12 @@ static void product(const float *w, const float *bias, const float *x, dg_int xs
 #endif
     for (; j + DG_NR <= n; j += DG_NR, w += DG_NR * k)
         for (c = 0; c < blocked; c += DG_MR) {
+#if defined(DG_PORT_PANEL_MR_STORE)
+            if (fn.kind == DG_F_NONE) {
+                dg_port_panel_mr_store(w, x + c * xs, xs, k, starts(bias, j), y + c * ycs + j * yjs, ycs, yjs);
+                continue;
+            }
+#endif
             panel_mr(w, x + c * xs, xs, k, starts(bias, j), acc);
             for (i = 0; i < DG_MR; ++i)
                 store(acc[i], y + (c + i) * ycs + j * yjs, yjs, DG_NR, fn);
