@@ -2,7 +2,7 @@
 streaming shapes people compare with RTNeural, side by side in one run, plus stream_steps.py's instructions per
 step.
 
-    .venv/bin/python benchmarks/report.py                 # about 15 minutes on 2 cores
+    .venv/bin/python benchmarks/report.py                 # about 20 minutes on 2 cores
     .venv/bin/python benchmarks/report.py --board nano33ble --repeats 7 --baseline-rev 83e3240
 
 --baseline-rev names the commit whose docs/benchmarks.md holds the "before" numbers; the tables are read back
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import stream_steps  # noqa: E402  (this folder's script, for its model shapes and its table)
 
-from dietgen.bench import bench  # noqa: E402
+from dietgen.bench import STREAM_AUDIO_SECONDS, bench  # noqa: E402
 from dietgen.passes.stream import StreamSpec  # noqa: E402
 from dietgen.report.plots import blank_figure, png_bytes  # noqa: E402
 
@@ -69,16 +69,25 @@ class WideDense(nn.Module):
 
 
 LAYERS = {"conv128": (WideConv, (1, 128, 512)), "dense512": (WideDense, (256, 512))}
+# The streaming shapes also run offline, the whole signal in one call as onnxruntime runs it: the like-for-like
+# comparison for the offline target. As many frames as their streamed run (STREAM_AUDIO_SECONDS at 16 kHz).
+OFFLINE = " offline"
+OFFLINE_FRAMES = int(STREAM_AUDIO_SECONDS * 16000)
 
 
 def models():
     """(label, model, shapes, stream) for each benchmarked model: the examples at their natural step, the
-    streaming shapes one frame per step."""
+    streaming shapes one frame per step and offline."""
     for name in EXAMPLES:
         yield name, str(ROOT / "examples" / name), None, None
     for case in stream_steps.CASES:
         torch.manual_seed(stream_steps.SEED)
         yield case.name, case.factory().eval(), {"x": case.shape}, StreamSpec(1, {"x": case.time_axis})
+    for case in stream_steps.CASES:
+        torch.manual_seed(stream_steps.SEED)
+        shape = list(case.shape)
+        shape[case.time_axis] = OFFLINE_FRAMES
+        yield case.name + OFFLINE, case.factory().eval(), {"x": tuple(shape)}, None
     for label, (factory, shape) in LAYERS.items():
         torch.manual_seed(0)
         yield label, factory().eval(), {"x": shape}, None
@@ -172,7 +181,7 @@ def board_table(reports: dict) -> list[str]:
 def chart(reports: dict) -> bytes:
     """ms per second of audio per runtime and model, log scale (the models span four decades)."""
     runtimes = sorted({row.runtime for r in reports.values() for row in r.rows})
-    fig = blank_figure(9, 4.5)
+    fig = blank_figure(10, 5)
     ax = fig.subplots()
     width = 0.8 / len(runtimes)
     labels = list(reports)
@@ -180,13 +189,14 @@ def chart(reports: dict) -> bytes:
         values = [next((row.ms_per_audio_second for row in r.rows if row.runtime == runtime), 0.0)
                   for r in reports.values()]
         ax.bar([x + i * width for x in range(len(labels))], values, width, label=runtime)
-    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(labels))], labels)
+    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(labels))], labels, rotation=30, ha="right")
     ax.set_yscale("log")
     ax.set_ylabel("ms of compute per second of audio (one thread)")
     ax.axhline(1000, color="black", lw=0.8, ls="--")
     ax.text(len(labels) - 0.5, 1000, " real time", va="bottom", ha="right", fontsize=8)
     ax.legend(fontsize=8)
     ax.set_title("dietgen bench: generated C vs onnxruntime and PyTorch, same inputs")
+    fig.tight_layout()   # room for the slanted model names
     return png_bytes(fig)
 
 
@@ -232,7 +242,9 @@ def targets(reports: dict, steps: list[dict], m7: dict, code: tuple[int, list[st
         c3, ort = rows.get("C -O3 -march=native"), rows.get("onnxruntime (1 thread)")
         if c3 and ort:
             ratio = c3.median / ort.median
-            lines.append(f"| {label}: at least as fast as onnxruntime (one thread) | C -O3 takes {ratio:.2f}x "
+            how = (" (the C one frame per call, onnxruntime the whole signal in one)"
+                   if label in stream_steps.CASES_BY_NAME else "")
+            lines.append(f"| {label}: at least as fast as onnxruntime (one thread){how} | C -O3 takes {ratio:.2f}x "
                          f"onnxruntime's time | {'yes' if ratio <= 1 else 'no'} |")
     for label in LAYERS:
         c3 = next(row for row in reports[label].rows if row.runtime == "C -O3 -march=native")
@@ -305,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     reports, m7 = {}, {}
     for label, model, shapes, stream in models():
         print(f"bench {label}", file=sys.stderr)
-        reports[label] = bench(model, shapes=shapes, stream=stream, board=args.board, repeats=args.repeats)
+        board = None if label.endswith(OFFLINE) else args.board   # the board runs the streamed step
+        reports[label] = bench(model, shapes=shapes, stream=stream, board=board, repeats=args.repeats)
         if label in stream_steps.CASES_BY_NAME or label in LAYERS:
             r7 = bench(model, shapes=shapes, stream=stream, board=args.m7_board, repeats=1)
             for op in r7.board.ops:
@@ -336,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "The examples run their natural step (DDSP and SING one frame, WaveNet one sample) as the board runs them;"
         " `lstm20`, `gru24` and `conv16` are the streaming shapes RTNeural publishes counts for, one frame per step;"
+        f" `lstm20{OFFLINE}`, `gru24{OFFLINE}` and `conv16{OFFLINE}` are the same models run offline over"
+        f" {OFFLINE_FRAMES:,} frames in one call, as onnxruntime runs them;"
         " `conv128` and `dense512` are single large layers run offline, for the share of the FMA peak."
         " onnxruntime and PyTorch run the offline model over the same input (they cannot carry state between calls"
         " of a streamed step), so their time per call is that run's time divided by the steps.",
