@@ -13,7 +13,7 @@
  *   s28-s31, all 32 registers. 72 instructions per 4 taps (64 MACs): 1.13 per MAC.
  * The sums come in with one VLDMIA from where they start (the panel's bias, read in flash, or zeros: panel.h).
  * A DG_MR pass with no activation stores its sums from their registers (dg_port_panel_mr_store): the demo's step
- * on the M4F 287,507 -> 275,828 instructions, its streamed convolutions 2.05 -> 1.73 per MAC.
+ * on the M4F 290,730 -> 278,073 instructions, its streamed convolutions 2.15 -> 1.82 per MAC.
  * Each sum gets one VFMA in 8 (or 16), so the FMA latency never holds up the next one. VFMA rounds once (as
  * DG_FMA does in the portable C); the sums run in tap order, so results differ from the portable C (which sums
  * even and odd taps apart) by rounding only.
